@@ -1,0 +1,1 @@
+"""Run configuration: YAML files and the pydantic models that load them."""

@@ -1,0 +1,1 @@
+"""Orchestration (Prefect), tracking (MLflow) and the command line."""

@@ -1,0 +1,1 @@
+"""Recurrent model builder and training loop (Keras)."""

@@ -1,0 +1,141 @@
+"""Training loop: Adam + MSE, early stopping on the validation split, seeded shuffling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Reports one line per epoch through a plain function (no progress bar).
+
+    Args:
+        log: Receives the line, e.g. a logger's ``info``.
+        prefix: Put in front of each line (ticker/variant).
+        epochs: Planned epochs, for the ``n/N`` counter.
+    """
+
+    def __init__(self, log: Callable[[str], None], prefix: str, epochs: int) -> None:
+        super().__init__()
+        self.log, self.prefix, self.epochs = log, prefix, epochs
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        logs = logs or {}
+        parts = [f"{k}={v:.5g}" for k, v in logs.items() if k in ("loss", "val_loss")]
+        self.log(
+            f"{self.prefix} epoch {epoch + 1}/{self.epochs} {' '.join(parts)} "
+            f"({time.perf_counter() - self._t0:.2f}s)"
+        )
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    """What a training run produced.
+
+    Attributes:
+        history: Per-epoch values (``loss``, ``val_loss``, ``learning_rate``).
+        epochs_run: Epochs actually run (early stopping may end sooner).
+        best_epoch: 1-based epoch whose weights were restored.
+        seconds: Wall time of ``fit``.
+        samples: Training samples seen per epoch.
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    best_epoch: int = 0
+    seconds: float = 0.0
+    samples: int = 0
+
+
+def fit(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    patience: int = 8,
+    reduce_lr_patience: int = 4,
+    seed: int = 0,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 0,
+) -> FitResult:
+    """Train with early stopping (best weights restored) and learning-rate decay.
+
+    Shuffling uses a seeded ``tf.data`` pipeline, so results do not depend on other
+    models training at the same time.
+
+    Args:
+        model: A compiled model.
+        x_train: Training windows ``(n, window, F)``.
+        y_train: Training targets ``(n, H)``.
+        x_val: Validation windows.
+        y_val: Validation targets.
+        epochs: Maximum epochs.
+        batch_size: Mini-batch size.
+        patience: EarlyStopping patience on ``val_loss``.
+        reduce_lr_patience: ReduceLROnPlateau patience.
+        seed: Shuffling seed.
+        callbacks: Extra callbacks (progress, tracking).
+        verbose: Keras verbosity (0 silent, 1 bar, 2 one line per epoch).
+
+    Returns:
+        The history and timing.
+
+    Raises:
+        TrainingDiverged: If the loss became NaN or infinite.
+    """
+    n = len(x_train)
+    train = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(2)
+    )
+    val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(max(batch_size, 256))
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+    all_callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        stopper,
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=reduce_lr_patience, min_lr=1e-5
+        ),
+        *callbacks,
+    ]
+    t0 = time.perf_counter()
+    hist = model.fit(
+        train, validation_data=val, epochs=epochs, callbacks=all_callbacks, verbose=verbose,
+        shuffle=False,
+    )
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    losses = history.get("loss", [])
+    if not losses or not np.all(np.isfinite(losses)):
+        raise TrainingDiverged(f"loss became {losses[-1] if losses else 'undefined'} during training")
+    val_losses = history.get("val_loss", [])
+    best = int(np.nanargmin(val_losses)) + 1 if val_losses else len(losses)
+    return FitResult(history, len(losses), best, seconds, n)
+
+
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Predict in large batches; returns float64 ``(n, H)``."""
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]))
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype="float64")

@@ -1,0 +1,1 @@
+"""Pure data steps: fetch, validate, split, scale, window, evaluate, plot."""
