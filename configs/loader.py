@@ -61,7 +61,9 @@ def parse_config(data: dict[str, Any], origin: str = "config") -> RunConfig:
         ConfigError: With one line per invalid field.
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(
+            f"{origin}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:

@@ -21,7 +21,9 @@ DERIVED_INPUTS: tuple[str, ...] = ("log_return", "log_volume")
 
 Source = Literal["auto", "yfinance", "cache", "csv", "sample"]
 Cell = Literal["rnn", "lstm", "gru"]
-InputName = Literal["open", "high", "low", "close", "adj_close", "volume", "log_return", "log_volume"]
+InputName = Literal[
+    "open", "high", "low", "close", "adj_close", "volume", "log_return", "log_volume"
+]
 TargetColumn = Literal["open", "high", "low", "close", "adj_close"]
 
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,14}$")

@@ -61,7 +61,11 @@ def build_model(
             recurrent_initializer=keras.initializers.Orthogonal(seed=base + 1),
             name=f"{cell}_{i}",
         )
-        x = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{i}")(x) if bidirectional else layer(x)
+        x = (
+            keras.layers.Bidirectional(layer, name=f"bi_{cell}_{i}")(x)
+            if bidirectional
+            else layer(x)
+        )
         if dropout > 0:
             x = keras.layers.Dropout(dropout, seed=base + 2, name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(

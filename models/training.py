@@ -121,14 +121,20 @@ def fit(
     ]
     t0 = time.perf_counter()
     hist = model.fit(
-        train, validation_data=val, epochs=epochs, callbacks=all_callbacks, verbose=verbose,
+        train,
+        validation_data=val,
+        epochs=epochs,
+        callbacks=all_callbacks,
+        verbose=verbose,
         shuffle=False,
     )
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     losses = history.get("loss", [])
     if not losses or not np.all(np.isfinite(losses)):
-        raise TrainingDiverged(f"loss became {losses[-1] if losses else 'undefined'} during training")
+        raise TrainingDiverged(
+            f"loss became {losses[-1] if losses else 'undefined'} during training"
+        )
     val_losses = history.get("val_loss", [])
     best = int(np.nanargmin(val_losses)) + 1 if val_losses else len(losses)
     return FitResult(history, len(losses), best, seconds, n)

@@ -23,7 +23,9 @@ def drift(prices: np.ndarray, origins: np.ndarray, horizon: int, start: int = 0)
     return p[o][:, None] + slope[:, None] * np.arange(1, horizon + 1)
 
 
-def moving_average(prices: np.ndarray, origins: np.ndarray, horizon: int, window: int) -> np.ndarray:
+def moving_average(
+    prices: np.ndarray, origins: np.ndarray, horizon: int, window: int
+) -> np.ndarray:
     """Mean of the last ``window`` prices up to each origin, flat over the horizon."""
     p = np.asarray(prices, dtype="float64")
     csum = np.concatenate([[0.0], np.cumsum(p)])

@@ -49,9 +49,7 @@ def split_labels(
         labels[n - n_test :] = "test"
         pre_idx = np.arange(n - n_test)
     if not (labels == "test").any():
-        raise PriceDataError(
-            f"{ticker}: the test span is empty (data ends {dates[-1]:%Y-%m-%d})"
-        )
+        raise PriceDataError(f"{ticker}: the test span is empty (data ends {dates[-1]:%Y-%m-%d})")
     if len(pre_idx) == 0:
         raise PriceDataError(f"{ticker}: no rows before the test span")
     n_val = max(horizon, int(round(split.val_fraction * len(pre_idx))))

@@ -368,7 +368,9 @@ def load_prices(
             raise NoPriceDataError(
                 f"no price data for {ticker} (source {used}) in {start or 'start'}..{want_end}"
             )
-        return LoadedPrices(ticker, frame, used, notes + _span_note(frame, ticker, used, start, end))
+        return LoadedPrices(
+            ticker, frame, used, notes + _span_note(frame, ticker, used, start, end)
+        )
 
     if source == "sample":
         return served(read_sample(ticker), "sample")
