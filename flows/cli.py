@@ -1,0 +1,139 @@
+"""The ``forecast`` command: ``forecast run`` runs the Prefect flow on a config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pricecast.flows.home import forecast_home, outputs_root, prepare_environment
+
+METRIC_COLUMNS = ("rmse", "mae", "mape", "mase", "directional_accuracy")
+
+
+class CliError(Exception):
+    """An error reported as one line with a non-zero exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forecast", description="Nightly price forecasting (Prefect + Keras + MLflow)."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the forecast flow on a config")
+    run.add_argument(
+        "--config", default="default", help="YAML file or bundled name (default, seed_fb)"
+    )
+    run.add_argument("--tickers", nargs="+", metavar="T", help="override data.tickers")
+    run.add_argument("--output", metavar="DIR", help="output folder (default under FORECAST_HOME)")
+    run.add_argument("--epochs", type=int, help="override training.epochs")
+    run.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
+    return parser
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """Render the per-ticker metrics (variants and baselines) as a text table."""
+    head = f"{'ticker':<8} {'model':<16} " + " ".join(f"{c[:10]:>10}" for c in METRIC_COLUMNS)
+    lines = [head, "-" * len(head)]
+    for ticker, info in summary.get("tickers", {}).items():
+        for name, m in info["models"].items():
+            values = " ".join(f"{m[c]:>10.4f}" for c in METRIC_COLUMNS)
+            lines.append(f"{ticker:<8} {name:<16} {values}")
+        lines.append(f"{'':<8} source: {info['source']}; test {' .. '.join(info['test_span'])}")
+    for ticker, why in summary.get("failed", {}).items():
+        lines.append(f"{ticker:<8} FAILED: {why}")
+    return "\n".join(lines)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.tickers:
+        out["data.tickers"] = args.tickers
+    if args.epochs is not None:
+        out["training.epochs"] = args.epochs
+    if args.source:
+        out["data.source"] = args.source
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the flow and print where to look."""
+    home = forecast_home()
+    prepare_environment(home)
+    from pricecast.configs.loader import load_config
+
+    config = load_config(args.config, _overrides(args))
+    import datetime as dt
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = (
+        Path(args.output).resolve()
+        if args.output
+        else outputs_root(home) / config.experiment / stamp
+    )
+
+    from pricecast.flows.forecast import forecast
+
+    state = forecast(config=config, output_dir=str(out), return_state=True)
+    summary_path = out / "summary.json"
+    if not summary_path.is_file():
+        raise CliError(f"flow ended {state.name} before writing a summary: {state.message}")
+    summary = json.loads(summary_path.read_text())
+    print()
+    print(format_table(summary))
+    print()
+    print(f"summary:        {summary_path}")
+    print(f"outputs:        {out}")
+    print(
+        f"MLflow:         experiment {summary['experiment']!r} (id {summary['experiment_id']}) at {summary['tracking_uri']}"
+    )
+    for ticker, info in summary["tickers"].items():
+        runs = info["mlflow"]
+        children = ", ".join(f"{k}={v}" for k, v in runs["runs"].items())
+        print(f"  {ticker}: parent run {runs['parent_run_id']}; {children}")
+    uri = summary["tracking_uri"]
+    if uri.startswith("sqlite:"):
+        print(f"browse:         mlflow ui --backend-store-uri {uri}")
+    else:
+        print(f"browse:         {uri}")
+    if summary["flow_run_id"]:
+        print(f"Prefect:        flow run {summary['flow_run_id']} ({state.name})")
+    if state.is_failed():
+        print(f"\nforecast: {state.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``forecast`` console command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+    except KeyboardInterrupt:
+        print("forecast: interrupted", file=sys.stderr)
+        return 130
+    except CliError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"forecast: {err}", file=sys.stderr)
+        return err.code
+    except Exception as err:  # noqa: BLE001 - one readable line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        msg = str(err).strip() or type(err).__name__
+        print(f"forecast: error: {msg}", file=sys.stderr)
+        return 2 if type(err).__name__ == "ConfigError" else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Where the project keeps its state: one folder, ``FORECAST_HOME``.
+
+Layout (created on first use, never at import)::
+
+    $FORECAST_HOME/            default ./.forecast
+      cache/prices/            parquet cache, one file per ticker
+      mlflow.db  mlartifacts/  default MLflow store (sqlite) and its artifacts
+      prefect/                 PREFECT_HOME of the embedded (ephemeral) Prefect API
+      outputs/<experiment>/<run>/   summary.json, plots, predictions
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_HOME = ".forecast"
+
+
+def forecast_home() -> Path:
+    """Return the resolved ``FORECAST_HOME`` (default: ``./.forecast``)."""
+    return Path(os.environ.get("FORECAST_HOME") or DEFAULT_HOME).expanduser().resolve()
+
+
+def cache_dir(home: Path) -> Path:
+    """Folder of the per-ticker price cache."""
+    return home / "cache" / "prices"
+
+
+def outputs_root(home: Path) -> Path:
+    """Parent folder of run outputs."""
+    return home / "outputs"
+
+
+def confined(path: str | Path, base: Path) -> Path:
+    """Resolve ``path`` against ``base`` and refuse paths that escape it.
+
+    Raises:
+        ValueError: If the resolved path is outside ``base``.
+    """
+    p = Path(path).expanduser()
+    resolved = (p if p.is_absolute() else base / p).resolve()
+    if resolved != base.resolve() and base.resolve() not in resolved.parents:
+        raise ValueError(f"path {path} resolves to {resolved}, outside {base.resolve()}")
+    return resolved
+
+
+def prepare_environment(home: Path) -> None:
+    """Point Prefect's local state into ``home`` unless the user configured it.
+
+    Must run before ``prefect`` is imported (its settings are read at import).
+    """
+    (home / "prefect").mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(home / "prefect" / "storage"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

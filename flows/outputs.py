@@ -1,0 +1,67 @@
+"""Run outputs on disk: summary.json, per-ticker plots and prediction tables.
+
+Every file is written to a temporary name in the same folder and renamed, so a reader
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+class OutputError(OSError):
+    """The output folder cannot be written; the message names the path."""
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise OutputError(f"cannot write to {path.parent}: {err.strerror or err}") from None
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write JSON atomically."""
+    text = json.dumps(data, indent=2, default=str)
+    return _atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write a CSV table atomically (dates as YYYY-MM-DD)."""
+    return _atomic(path, lambda p: frame.to_csv(p, index=False, date_format="%Y-%m-%d"))
+
+
+def write_png(path: Path, figure: Figure) -> Path:
+    """Save a figure as PNG atomically."""
+    return _atomic(path, lambda p: figure.savefig(p, format="png"))
+
+
+def check_writable(path: Path) -> Path:
+    """Create ``path`` and prove a file can be written there, before any work starts.
+
+    Raises:
+        OutputError: Naming the path (read-only folder, disk full, not a folder).
+    """
+    probe = _atomic(path / ".write-check", lambda p: p.write_text("ok"))
+    probe.unlink(missing_ok=True)
+    return path

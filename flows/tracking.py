@@ -1,0 +1,322 @@
+"""MLflow tracking: the only module that talks to MLflow.
+
+One experiment per config; per ticker a parent run, per variant a child run
+(``start_run(parent_run_id=..., nested=True)`` — MLflow's active run is thread-local,
+so each worker thread opens its own child run by id).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.entities import RunStatus
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+KIND_TAG = "pricecast.kind"
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The MLflow tracking store cannot be reached; the message holds the URI."""
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """An open MLflow experiment.
+
+    Attributes:
+        uri: Tracking URI.
+        experiment_id: Experiment id.
+        experiment_name: Experiment name.
+        local: Whether the store is a local sqlite file (no UI server).
+    """
+
+    uri: str
+    experiment_id: str
+    experiment_name: str
+    local: bool
+
+    @property
+    def client(self) -> MlflowClient:
+        """A client bound to this tracking URI."""
+        return MlflowClient(tracking_uri=self.uri)
+
+    def run_url(self, run_id: str) -> str:
+        """Link to a run in the MLflow UI (relative fragment for a local store)."""
+        fragment = f"#/experiments/{self.experiment_id}/runs/{run_id}"
+        return fragment if self.local else f"{self.uri.rstrip('/')}/{fragment}"
+
+    def ui_command(self) -> str:
+        """Command that opens the MLflow UI on this store."""
+        if self.local:
+            return f"mlflow ui --backend-store-uri {self.uri}"
+        return f"open {self.uri}"
+
+
+def default_uri(home: Path) -> str:
+    """The default store: a sqlite file in ``FORECAST_HOME``."""
+    return f"sqlite:///{home / 'mlflow.db'}"
+
+
+def resolve_uri(home: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the default sqlite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri(home)
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast when an HTTP tracking server does not answer its health check.
+
+    Raises:
+        TrackingUnavailableError: Naming the URI.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = f"{uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - configured URI
+            if resp.status != 200:
+                raise TrackingUnavailableError(f"MLflow at {uri} answered {resp.status} on /health")
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingUnavailableError(
+            f"MLflow tracking server unreachable at {uri}: {reason}"
+        ) from None
+
+
+def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
+    """Connect to the tracking store and get or create the experiment.
+
+    With the default local store, artifacts go to ``FORECAST_HOME/mlartifacts``; with a
+    server, the server decides (artifact proxy).
+
+    Args:
+        name: Experiment name (from the config).
+        home: ``FORECAST_HOME``.
+        uri: Tracking URI (default: :func:`resolve_uri`).
+
+    Raises:
+        TrackingUnavailableError: If the store cannot be reached.
+    """
+    uri = uri or resolve_uri(home)
+    check_reachable(uri)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            location = (home / "mlartifacts" / name).resolve().as_uri() if local else None
+            exp_id = client.create_experiment(name, artifact_location=location)
+        elif exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+            exp_id = exp.experiment_id
+        else:
+            exp_id = exp.experiment_id
+    except mlflow.exceptions.MlflowException as err:
+        raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
+    return Tracker(uri, exp_id, name, local)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten nested config data to ``a.b.c`` → string values (MLflow params)."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for v in value:
+                out.update(flatten(v, f"{name}.{v.get('name', len(out))}."))
+        else:
+            out[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return out
+
+
+def start_ticker_run(
+    tracker: Tracker, ticker: str, config: Mapping[str, Any], tags: Mapping[str, str]
+) -> str:
+    """Create the parent run of one ticker and log the flattened config.
+
+    Returns:
+        The parent run id.
+    """
+    client = tracker.client
+    run = client.create_run(
+        tracker.experiment_id,
+        run_name=ticker,
+        tags={"ticker": ticker, KIND_TAG: "ticker", **tags},
+    )
+    params = flatten(config)
+    params["ticker"] = ticker
+    _log_params(client, run.info.run_id, params)
+    return run.info.run_id
+
+
+def _log_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k, v[:6000]) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def log_data_info(
+    tracker: Tracker, run_id: str, source: str, first: str, last: str, rows: int, notes: list[str]
+) -> None:
+    """Record where the prices came from and which span was used."""
+    client = tracker.client
+    _log_params(
+        client,
+        run_id,
+        {"data.source_used": source, "data.first_date": first, "data.last_date": last},
+    )
+    client.log_metric(run_id, "data_rows", rows)
+    client.set_tag(run_id, "data_source", source)
+    if notes:
+        client.set_tag(run_id, "data_notes", "\n".join(notes)[:5000])
+
+
+def finish_run(tracker: Tracker, run_id: str, error: str | None = None) -> None:
+    """End a run: FINISHED, or FAILED with the reason as the ``error`` tag."""
+    client = tracker.client
+    if error:
+        client.set_tag(run_id, "error", error[:5000])
+    client.set_terminated(
+        run_id, RunStatus.to_string(RunStatus.FAILED if error else RunStatus.FINISHED)
+    )
+
+
+class EpochMetrics(keras.callbacks.Callback):
+    """Log ``loss``, ``val_loss`` and ``learning_rate`` to an MLflow run after every epoch.
+
+    Args:
+        tracker: The open experiment.
+        run_id: The variant's run.
+    """
+
+    def __init__(self, tracker: Tracker, run_id: str) -> None:
+        super().__init__()
+        self.client, self.run_id = tracker.client, run_id
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(k, float(v), now, epoch)
+            for k, v in (logs or {}).items()
+            if k in ("loss", "val_loss", "learning_rate") and np.isfinite(v)
+        ]
+        if metrics:
+            self.client.log_batch(self.run_id, metrics=metrics)
+
+
+@contextmanager
+def variant_run(
+    tracker: Tracker, parent_id: str, ticker: str, name: str, tags: Mapping[str, str]
+) -> Iterator[str]:
+    """Open a child run for one variant in the current thread.
+
+    The run ends FINISHED, or FAILED (with the error tagged) if the block raises.
+
+    Yields:
+        The child run id.
+    """
+    mlflow.set_tracking_uri(tracker.uri)
+    with mlflow.start_run(
+        experiment_id=tracker.experiment_id,
+        run_name=f"{ticker}-{name}",
+        parent_run_id=parent_id,
+        nested=True,
+        tags={"ticker": ticker, "variant": name, KIND_TAG: "variant", **tags},
+    ) as run:
+        try:
+            yield run.info.run_id
+        except BaseException as err:
+            # Leaving the ``with`` on an exception ends the run as FAILED.
+            mlflow.set_tag("error", f"{type(err).__name__}: {err}"[:5000])
+            raise
+
+
+def log_variant(
+    run_id: str,
+    params: Mapping[str, str],
+    metrics: Mapping[str, float],
+    baseline_metrics: Mapping[str, Mapping[str, float]],
+    predictions: pd.DataFrame,
+    figure: Figure,
+    scaler: Any,
+    model: keras.Model,
+    example: np.ndarray,
+    extra_metrics: Mapping[str, float] | None = None,
+) -> str:
+    """Log a trained variant to its (active) child run.
+
+    Logs the variant's metrics and ``<baseline>_<metric>`` for comparison, the
+    predictions CSV, the forecast plot, the fitted scaler and the Keras model (with a
+    signature) through MLflow's keras flavour.
+
+    Returns:
+        The logged model's URI (loadable with ``mlflow.pyfunc.load_model``).
+    """
+    mlflow.log_params({k: v[:6000] for k, v in params.items()})
+    values = {k: float(v) for k, v in metrics.items()}
+    for base, base_metrics in baseline_metrics.items():
+        values.update({f"{base}_{k}": float(v) for k, v in base_metrics.items()})
+    values.update({k: float(v) for k, v in (extra_metrics or {}).items()})
+    mlflow.log_metrics({k: v for k, v in values.items() if np.isfinite(v)})
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        predictions.to_csv(d / "predictions.csv", index=False, date_format="%Y-%m-%d")
+        figure.savefig(d / "forecast.png")
+        joblib.dump(scaler, d / "scaler.joblib")
+        (d / "scaler.json").write_text(json.dumps(scaler.state(), indent=1))
+        for name in ("predictions.csv", "forecast.png", "scaler.joblib", "scaler.json"):
+            mlflow.log_artifact(str(d / name))
+    output = model.predict(example, verbose=0)
+    info = mlflow.keras.log_model(
+        model,
+        name="model",
+        signature=infer_signature(example, output),
+        pip_requirements=[f"keras=={keras.__version__}", "tensorflow"],
+    )
+    return info.model_uri
+
+
+def log_ticker_summary(
+    tracker: Tracker,
+    run_id: str,
+    table: pd.DataFrame,
+    figure: Figure,
+    predictions: pd.DataFrame,
+) -> None:
+    """Log the per-ticker comparison (all variants and baselines) to the parent run."""
+    client = tracker.client
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        table.to_csv(d / "metrics.csv", index=True)
+        predictions.to_csv(d / "predictions.csv", index=False, date_format="%Y-%m-%d")
+        figure.savefig(d / "forecast.png")
+        for name in ("metrics.csv", "predictions.csv", "forecast.png"):
+            client.log_artifact(run_id, str(d / name))
+    best = table["rmse"].idxmin() if len(table) else None
+    if best is not None:
+        client.set_tag(run_id, "best_by_rmse", str(best))

@@ -1,0 +1,62 @@
+"""Figures of forecasts against real prices.
+
+Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot, no GUI backend,
+no global state), so they are safe to draw from worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.dates as mdates
+import pandas as pd
+from matplotlib.figure import Figure
+
+BASELINE_STYLE = {"persistence": ":", "drift": "-.", "moving_average": "--"}
+
+
+def forecast_figure(
+    title: str,
+    context: pd.Series,
+    actual: pd.Series,
+    forecasts: Mapping[str, pd.Series],
+    rmse: Mapping[str, float],
+) -> Figure:
+    """Real prices with each model's (inverse-scaled) forecast over the test span.
+
+    Args:
+        title: Figure title (ticker, target, horizon).
+        context: Real prices before the test span (the tail of training), for context.
+        actual: Real prices over the test span.
+        forecasts: Forecast prices per model name (baselines included), indexed by date.
+        rmse: RMSE per model name, shown in the legend.
+
+    Returns:
+        The figure; the caller saves it.
+    """
+    fig = Figure(figsize=(11, 5.5), dpi=100)
+    ax = fig.subplots()
+    ax.plot(context.index, context.to_numpy(), color="0.6", lw=1.2, label="real (before test)")
+    ax.plot(actual.index, actual.to_numpy(), color="black", lw=2.0, label="real")
+    for name, series in forecasts.items():
+        style = BASELINE_STYLE.get(name, "-")
+        label = f"{name} (RMSE {rmse[name]:.3f})" if name in rmse else name
+        ax.plot(
+            series.index,
+            series.to_numpy(),
+            ls=style,
+            lw=1.4,
+            marker="." if len(series) < 60 else None,
+            label=label,
+        )
+    if len(actual):
+        ax.axvline(actual.index[0], color="0.8", lw=1, ls="--")
+    ax.set_title(title)
+    ax.set_ylabel("price")
+    ax.grid(alpha=0.3)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(loc="best", fontsize=9)
+    fig.tight_layout()
+    return fig
