@@ -298,6 +298,7 @@ def log_variant(
         signature=infer_signature(example, output),
         pip_requirements=[f"keras=={keras.__version__}", "tensorflow"],
     )
+    mlflow.set_tag("model_uri", info.model_uri)
     return info.model_uri
 
 
