@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="DIR", help="output folder (default under FORECAST_HOME)")
     run.add_argument("--epochs", type=int, help="override training.epochs")
     run.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
+    run.add_argument("--workers", type=int, help="override runner.max_workers")
     return parser
 
 
@@ -61,6 +62,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["training.epochs"] = args.epochs
     if args.source:
         out["data.source"] = args.source
+    if args.workers is not None:
+        out["runner.max_workers"] = args.workers
     return out
 
 
@@ -80,9 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         else outputs_root(home) / config.experiment / stamp
     )
 
-    from pricecast.flows.forecast import forecast
+    from pricecast.flows.forecast import with_runner
 
-    state = forecast(config=config, output_dir=str(out), return_state=True)
+    state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
         raise CliError(f"flow ended {state.name} before writing a summary: {state.message}")
@@ -93,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"summary:        {summary_path}")
     print(f"outputs:        {out}")
     print(
-        f"MLflow:         experiment {summary['experiment']!r} (id {summary['experiment_id']}) at {summary['tracking_uri']}"
+        f"MLflow:         experiment {summary['experiment']!r} "
+        f"(id {summary['experiment_id']}) at {summary['tracking_uri']}"
     )
     for ticker, info in summary["tickers"].items():
         runs = info["mlflow"]

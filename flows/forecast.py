@@ -64,6 +64,7 @@ class VariantResult:
     best_epoch: int
     train_seconds: float
     evaluate_seconds: float
+    log_seconds: float
     samples_per_second: float
 
 
@@ -198,7 +199,8 @@ def train_variant_task(
     """Train, forecast, score and log one variant in its own MLflow child run."""
     logger = get_run_logger()
     data = prepared.data
-    with tracking.variant_run(tracker, parent_id, ticker, variant.name, tags) as run_id:
+    run_tags = {**tags, "cell": variant.cell}
+    with tracking.variant_run(tracker, parent_id, ticker, variant.name, run_tags) as run_id:
         callbacks = [
             EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
             tracking.EpochMetrics(tracker, run_id),
@@ -213,6 +215,7 @@ def train_variant_task(
         frame = predictions_frame(data, forecasts, "test").rename(
             columns={variant.name: "predicted"}
         )
+        t0 = time.perf_counter()
         figure = _figure(data, forecasts, {**scores, variant.name: metrics})
         x_test, _ = data.part("test")
         rate = fitted.samples * fitted.epochs_run / max(fitted.seconds, 1e-9)
@@ -237,6 +240,7 @@ def train_variant_task(
                 "samples_per_second": rate,
             },
         )
+        log_seconds = time.perf_counter() - t0
     logger.info(
         f"{ticker}/{variant.name}: rmse {metrics['rmse']:.4f} "
         f"(persistence {scores['persistence']['rmse']:.4f}), {fitted.epochs_run} epochs, "
@@ -253,6 +257,7 @@ def train_variant_task(
         best_epoch=fitted.best_epoch,
         train_seconds=fitted.seconds,
         evaluate_seconds=evaluate_seconds,
+        log_seconds=log_seconds,
         samples_per_second=rate,
     )
 
@@ -292,6 +297,7 @@ def report_ticker(
 ) -> dict[str, Any]:
     """Compare all variants with persistence: table, plot, predictions; close the parent run."""
     logger = get_run_logger()
+    t0 = time.perf_counter()
     data = prepared.data
     ok = [r for r in results if isinstance(r, VariantResult)]
     failed = {
@@ -310,10 +316,12 @@ def report_ticker(
     figure = _figure(data, forecasts, scores)
     frame = predictions_frame(data, forecasts, "test")
     folder = Path(out_dir) / ticker
-    outputs.write_png(folder / "forecast.png", figure)
-    outputs.write_csv(folder / "predictions.csv", frame)
-    outputs.write_csv(folder / "metrics.csv", table.reset_index(names="model"))
-    tracking.log_ticker_summary(tracker, parent_id, table, figure, frame)
+    files = [
+        outputs.write_png(folder / "forecast.png", figure),
+        outputs.write_csv(folder / "predictions.csv", frame),
+        outputs.write_csv(folder / "metrics.csv", table.reset_index(names="model")),
+    ]
+    tracking.log_ticker_summary(tracker, parent_id, files, best=str(table["rmse"].idxmin()))
     tracking.finish_run(tracker, parent_id)
     a, b = data.span("test")
     return {
@@ -333,6 +341,8 @@ def report_ticker(
             "prepare": prepared.seconds["prepare"],
             "train": {r.name: r.train_seconds for r in ok},
             "evaluate": {r.name: r.evaluate_seconds for r in ok},
+            "log": {r.name: r.log_seconds for r in ok},
+            "report": time.perf_counter() - t0,
             "samples_per_second": {r.name: r.samples_per_second for r in ok},
             "epochs": {r.name: r.epochs_run for r in ok},
         },
@@ -406,6 +416,7 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         failed tickers when any ticker failed.
     """
     logger = get_run_logger()
+    started = time.perf_counter()
     home = forecast_home()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(output_dir) if output_dir else outputs_root(home) / config.experiment / stamp
@@ -450,6 +461,7 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         summary["failed"][ticker] = reason
         tracking.finish_run(tracker, parent, error=reason)
         logger.error(f"{ticker} failed: {reason}")
+    summary["flow_seconds"] = time.perf_counter() - started
     outputs.write_json(out / "summary.json", summary)
     _artifacts(summary, tracker)
     if summary["failed"]:
@@ -457,3 +469,10 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         detail = "; ".join(f"{t}: {why}" for t, why in summary["failed"].items())
         return Failed(message=f"{n} of {total} ticker(s) failed — {detail}", data=summary)
     return summary
+
+
+def with_runner(config: RunConfig) -> Any:
+    """The ``forecast`` flow with the task runner the config asks for."""
+    return forecast.with_options(
+        task_runner=ThreadPoolTaskRunner(max_workers=config.runner.max_workers)
+    )

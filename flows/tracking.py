@@ -302,22 +302,9 @@ def log_variant(
     return info.model_uri
 
 
-def log_ticker_summary(
-    tracker: Tracker,
-    run_id: str,
-    table: pd.DataFrame,
-    figure: Figure,
-    predictions: pd.DataFrame,
-) -> None:
-    """Log the per-ticker comparison (all variants and baselines) to the parent run."""
+def log_ticker_summary(tracker: Tracker, run_id: str, files: list[Path], best: str) -> None:
+    """Log the per-ticker comparison files (table, plot, predictions) to the parent run."""
     client = tracker.client
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        table.to_csv(d / "metrics.csv", index=True)
-        predictions.to_csv(d / "predictions.csv", index=False, date_format="%Y-%m-%d")
-        figure.savefig(d / "forecast.png")
-        for name in ("metrics.csv", "predictions.csv", "forecast.png"):
-            client.log_artifact(run_id, str(d / name))
-    best = table["rmse"].idxmin() if len(table) else None
-    if best is not None:
-        client.set_tag(run_id, "best_by_rmse", str(best))
+    for path in files:
+        client.log_artifact(run_id, str(path))
+    client.set_tag(run_id, "best_by_rmse", best)

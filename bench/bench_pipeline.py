@@ -1,0 +1,143 @@
+"""Time ``forecast run`` on a config end to end and per stage; print the figures.
+
+    .venv/bin/python bench/bench_pipeline.py [--config configs/seed_fb.yaml] [--epochs N]
+
+Three measurements:
+1. the pure stages in-process (load, validate+window, train per variant, evaluate), no
+   Prefect and no MLflow;
+2. ``forecast run`` as a user runs it (a fresh process: imports, the embedded Prefect API,
+   MLflow sqlite store), with tasks one at a time (``--workers 1``) so that
+   flow time − Σ(train + evaluate) is the orchestration + tracking overhead;
+3. the same with the default concurrency (variants train in parallel threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pure_stages(config_ref: str, epochs: int | None) -> dict:
+    from pricecast.configs.loader import load_config
+    from pricecast.models.variant import forecast_prices, train_variant
+    from pricecast.tasks import sources
+    from pricecast.tasks.dataset import prepare
+    from pricecast.tasks.evaluation import baseline_forecasts, score
+    from pricecast.tasks.validate import validate_prices
+
+    cfg = load_config(config_ref, {"training.epochs": epochs} if epochs else None)
+    out: dict = {"train": {}, "evaluate": {}, "rmse": {}, "epochs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for ticker in cfg.data.tickers:
+            t0 = time.perf_counter()
+            loaded = sources.load_prices(
+                ticker, cfg.data.start, cfg.data.end, cfg.data.source, cache_dir=Path(tmp)
+            )
+            out["load"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            frame = validate_prices(loaded.frame, ticker, cfg.data.null_rows).frame
+            data = prepare(frame, ticker, cfg.features, cfg.split, cfg.data.target)
+            out["window"] = time.perf_counter() - t0
+            for v in cfg.variants:
+                model, fitted = train_variant(data, v, cfg.training)
+                out["train"][v.name] = fitted.seconds
+                out["epochs"][v.name] = fitted.epochs_run
+                t0 = time.perf_counter()
+                pred = forecast_prices(model, data)
+                scores = score(data, {v.name: pred, **baseline_forecasts(data)})
+                out["evaluate"][v.name] = time.perf_counter() - t0
+                out["rmse"][v.name] = scores[v.name]["rmse"]
+            out["rmse"]["persistence"] = scores["persistence"]["rmse"]
+            break  # one ticker is enough for stage timings
+    return out
+
+
+def cli_run(config_ref: str, epochs: int | None, workers: int | None, home: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "FORECAST_HOME": str(home)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        env.pop("PREFECT_API_URL", None)
+        out = Path(tmp) / "out"
+        cmd = [str(Path(sys.executable).with_name("forecast")), "run", "--config", config_ref]
+        cmd += ["--output", str(out)]
+        if epochs:
+            cmd += ["--epochs", str(epochs)]
+        if workers:
+            cmd += ["--workers", str(workers)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            sys.exit(f"forecast run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        summary = json.loads((out / "summary.json").read_text())
+    work = logging = report = 0.0
+    for info in summary["tickers"].values():
+        t = info["timings"]
+        work += sum(t["train"].values()) + sum(t["evaluate"].values())
+        logging += sum(t["log"].values())
+        report += t["report"]
+    return {
+        "wall": wall,
+        "flow": summary["flow_seconds"],
+        "work": work,
+        "log": logging,
+        "report": report,
+        "summary": summary,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="configs/seed_fb.yaml")
+    ap.add_argument("--epochs", type=int)
+    args = ap.parse_args()
+
+    print(f"config {args.config}, epochs {args.epochs or 'from config'}, {os.cpu_count()} CPU(s)")
+    stages = pure_stages(args.config, args.epochs)
+    print("\n1. pure stages (one ticker, no Prefect, no MLflow)")
+    print(f"   load            {stages['load']:8.3f} s")
+    print(f"   validate+window {stages['window']:8.3f} s")
+    for name, sec in stages["train"].items():
+        print(
+            f"   train {name:<9} {sec:8.2f} s  ({stages['epochs'][name]} epochs)  "
+            f"evaluate {stages['evaluate'][name]:.3f} s  RMSE {stages['rmse'][name]:.3f}"
+        )
+    print(f"   persistence RMSE {stages['rmse']['persistence']:.3f}")
+
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    par = cli_run(args.config, args.epochs, None, home)
+    print("\n2. forecast run, default concurrency, fresh FORECAST_HOME (creates the MLflow store)")
+    print(f"   process wall            {par['wall']:8.2f} s")
+    print(f"   flow run                {par['flow']:8.2f} s")
+    for ticker, info in par["summary"]["tickers"].items():
+        for name, m in info["models"].items():
+            print(f"   {ticker} {name:<12} RMSE {m['rmse']:.3f}  MAPE {m['mape']:.3f} %")
+
+    seq = cli_run(args.config, args.epochs, 1, home)
+    overhead = seq["flow"] - seq["work"]
+    print("\n3. forecast run again (nightly: existing store), tasks one at a time (--workers 1)")
+    print(f"   process wall            {seq['wall']:8.2f} s")
+    print(f"   flow run                {seq['flow']:8.2f} s")
+    print(f"   Σ train + evaluate      {seq['work']:8.2f} s")
+    print(
+        f"   overhead in the flow    {overhead:8.2f} s  ({100 * overhead / seq['work']:.1f} % of "
+        "training; fetch, MLflow runs, model logging, plots, artifacts)"
+    )
+    print(f"     of which: plots + MLflow logging per variant {seq['log']:6.2f} s")
+    print(f"               ticker report (table, plot, files) {seq['report']:6.2f} s")
+    rest = overhead - seq["log"] - seq["report"]
+    print(f"               Prefect tasks, fetch, runs setup   {rest:6.2f} s")
+    startup = seq["wall"] - seq["flow"]
+    print(f"   process start + API     {startup:8.2f} s  (imports, embedded Prefect API, teardown)")
+
+
+if __name__ == "__main__":
+    main()

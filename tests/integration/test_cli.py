@@ -1,0 +1,62 @@
+"""`forecast run` as a user runs it: a fresh process, the embedded Prefect API, sqlite MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pricecast.tasks.metrics import METRICS
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _forecast(args: list[str], home: Path, timeout: int = 400) -> subprocess.CompletedProcess:
+    exe = shutil.which("forecast", path=str(Path(sys.executable).parent))
+    assert exe, "the forecast console command is not installed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env["FORECAST_HOME"] = str(home)
+    return subprocess.run(
+        [exe, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_seed_fb_case_through_the_cli(tmp_path):
+    out = tmp_path / "out"
+    proc = _forecast(
+        ["run", "--config", "configs/seed_fb.yaml", "--epochs", "2", "--output", str(out)],
+        tmp_path / "home",
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    fb = summary["tickers"]["FB"]
+    assert fb["source"] == "sample"
+    assert set(fb["models"]) == {"rnn", "lstm", "gru", "persistence"}
+    for metrics in fb["models"].values():
+        assert set(metrics) == set(METRICS)
+    # The same 21 January-2020 days as the classic case: persistence RMSE 4.248, MAPE 1.388 %.
+    assert fb["test_span"] == ["2020-01-02", "2020-01-31"]
+    assert abs(fb["models"]["persistence"]["rmse"] - 4.2483) < 1e-3
+    assert abs(fb["models"]["persistence"]["mape"] - 1.3877) < 1e-3
+    assert (out / "FB" / "forecast.png").stat().st_size > 10_000
+    # The table and the places to look are printed.
+    assert "persistence" in proc.stdout and "mlflow ui --backend-store-uri sqlite:" in proc.stdout
+    assert str(tmp_path / "home" / "mlflow.db") in proc.stdout
+
+
+def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = (ROOT / "configs" / "seed_fb.yaml").read_text().replace("window: 40", "window: 0")
+    bad.write_text(text)
+    proc = _forecast(["run", "--config", str(bad)], tmp_path / "home", timeout=120)
+    assert proc.returncode == 2
+    assert "features.window" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "home" / "mlflow.db").exists()  # rejected before any work
