@@ -204,6 +204,17 @@ class TrainingConfig(_Strict):
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
 
 
+class RunnerConfig(_Strict):
+    """How the flow's tasks run.
+
+    Attributes:
+        max_workers: Threads of the flow's task runner (tickers and variants run
+            concurrently up to this many at once).
+    """
+
+    max_workers: Annotated[int, Field(ge=1, le=64)] = 4
+
+
 class RunConfig(_Strict):
     """A whole run: data, features, split, model variants and training.
 
@@ -214,6 +225,7 @@ class RunConfig(_Strict):
         split: Train / validation / test split.
         variants: Model variants trained per ticker.
         training: Shared training settings.
+        runner: Concurrency of the flow's tasks.
     """
 
     experiment: Annotated[str, Field(min_length=1, max_length=200)] = "pricecast"
@@ -222,6 +234,7 @@ class RunConfig(_Strict):
     split: SplitConfig = SplitConfig()
     variants: Annotated[list[VariantConfig], Field(min_length=1)]
     training: TrainingConfig = TrainingConfig()
+    runner: RunnerConfig = RunnerConfig()
 
     @field_validator("variants")
     @classmethod

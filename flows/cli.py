@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, help="override training.epochs")
     run.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
     run.add_argument("--workers", type=int, help="override runner.max_workers")
+    pred = sub.add_parser("predict", help="forecast the next days with a ticker's champion model")
+    pred.add_argument("--ticker", required=True, help="symbol, e.g. AAPL")
+    pred.add_argument("--horizon", type=int, help="days ahead (default: the champion's horizon)")
+    pred.add_argument("--config", default="default", help="config whose data section is used")
+    pred.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
+    pred.add_argument("--output", metavar="DIR", help="folder for forecast.csv and forecast.png")
     return parser
 
 
@@ -116,12 +122,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Forecast the next business days with the ticker's champion."""
+    home = forecast_home()
+    prepare_environment(home)
+    from pricecast.configs.loader import load_config
+
+    ticker = args.ticker.strip().upper()
+    overrides: dict[str, Any] = {"data.tickers": [ticker]}
+    if args.source:
+        overrides["data.source"] = args.source
+    config = load_config(args.config, overrides)
+    from pricecast.flows.predict import NoChampionError, predict_ahead
+
+    try:
+        outlook = predict_ahead(
+            ticker, args.horizon, config.data, Path(args.output).resolve() if args.output else None
+        )
+    except NoChampionError as err:
+        raise CliError(str(err)) from None
+    print(
+        f"{ticker}: champion v{outlook.model_version} ({outlook.variant}); prices from "
+        f"{outlook.source} up to {outlook.last_date}"
+    )
+    print(f"{'date':<12} {'forecast':>12}")
+    for row in outlook.forecast.itertuples():
+        print(f"{row.date:%Y-%m-%d}   {row.forecast:>12.4f}")
+    print(f"written: {outlook.csv}\n         {outlook.png}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console command."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "predict":
+            return cmd_predict(args)
     except KeyboardInterrupt:
         print("forecast: interrupted", file=sys.stderr)
         return 130

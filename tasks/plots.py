@@ -60,3 +60,30 @@ def forecast_figure(
     ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figure:
+    """Recent real prices followed by the forecast of the next days.
+
+    Args:
+        title: Figure title.
+        history: Real prices of the last months, indexed by date.
+        forecast: Forecast prices, indexed by the future dates.
+    """
+    fig = Figure(figsize=(11, 5), dpi=100)
+    ax = fig.subplots()
+    ax.plot(history.index, history.to_numpy(), color="black", lw=1.5, label="real")
+    joined = pd.concat([history.iloc[-1:], forecast])
+    ax.plot(
+        joined.index, joined.to_numpy(), color="tab:blue", lw=2, marker="o", ms=4, label="forecast"
+    )
+    ax.axvline(history.index[-1], color="0.7", lw=1, ls="--")
+    ax.set_title(title)
+    ax.set_ylabel("price")
+    ax.grid(alpha=0.3)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
