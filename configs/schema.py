@@ -51,6 +51,7 @@ class DataConfig(_Strict):
         null_rows: What to do with rows whose prices are all missing: ``drop`` or ``ffill``.
         retries: Retries of the Yahoo download (exponential backoff).
         retry_delay_seconds: First backoff delay; doubles on each retry.
+        rate_limit_pause_seconds: Extra pause before retrying after a rate-limit answer.
     """
 
     tickers: Annotated[list[str], Field(min_length=1)]
@@ -62,6 +63,7 @@ class DataConfig(_Strict):
     null_rows: Literal["drop", "ffill"] = "drop"
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     retry_delay_seconds: Annotated[float, Field(ge=0, le=600)] = 1.0
+    rate_limit_pause_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
 
     @field_validator("tickers")
     @classmethod

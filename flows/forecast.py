@@ -26,7 +26,7 @@ from prefect.tasks import exponential_backoff
 
 from pricecast.configs.schema import DataConfig, RunConfig, VariantConfig
 from pricecast.flows import outputs, tracking
-from pricecast.flows.home import cache_dir, forecast_home, outputs_root
+from pricecast.flows.home import cache_dir, confined, forecast_home, outputs_root
 from pricecast.models.training import EpochLogger
 from pricecast.models.variant import forecast_prices, train_variant
 from pricecast.tasks import sources
@@ -89,9 +89,19 @@ def _retry_if_unavailable(task: Any, task_run: Any, state: Any) -> bool:
     retry_condition_fn=_retry_if_unavailable,
     cache_policy=NO_CACHE,
 )
-def download_yahoo(ticker: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
-    """Download from Yahoo (the only network call; retried with exponential backoff)."""
-    return sources.download_yahoo(ticker, start, end)
+def download_yahoo(
+    ticker: str, start: dt.date | None, end: dt.date | None, rate_limit_pause: float = 0.0
+) -> pd.DataFrame:
+    """Download from Yahoo (the only network call; retried with exponential backoff).
+
+    A rate-limit answer waits ``rate_limit_pause`` seconds more before the retry.
+    """
+    try:
+        return sources.download_yahoo(ticker, start, end)
+    except sources.RateLimitedError as err:
+        get_run_logger().warning(f"{err}; pausing {rate_limit_pause:.0f}s before retrying")
+        time.sleep(rate_limit_pause)
+        raise
 
 
 def _fetch_key(context: Any, parameters: dict[str, Any]) -> str:
@@ -125,7 +135,11 @@ def fetch_prices(ticker: str, data: DataConfig, home: str) -> sources.LoadedPric
         if data.retries
         else 0,
     )
-    csv = sources.csv_path_for(data.csv_path, ticker, base) if data.csv_path else None
+    csv = (
+        confined(sources.csv_path_for(data.csv_path, ticker, base), base, Path.cwd())
+        if data.csv_path
+        else None
+    )
     loaded = sources.load_prices(
         ticker,
         data.start,
@@ -133,7 +147,7 @@ def fetch_prices(ticker: str, data: DataConfig, home: str) -> sources.LoadedPric
         data.source,
         cache_dir=cache_dir(base),
         csv_path=csv,
-        download=lambda t, s, e: downloader(t, s, e),
+        download=lambda t, s, e: downloader(t, s, e, data.rate_limit_pause_seconds),
     )
     for note in loaded.notes:
         logger.warning(note)

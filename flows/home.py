@@ -32,17 +32,20 @@ def outputs_root(home: Path) -> Path:
     return home / "outputs"
 
 
-def confined(path: str | Path, base: Path) -> Path:
-    """Resolve ``path`` against ``base`` and refuse paths that escape it.
+def confined(path: str | Path, *bases: Path) -> Path:
+    """Resolve ``path`` (relative to the first base) and refuse paths outside every base.
 
     Raises:
-        ValueError: If the resolved path is outside ``base``.
+        ValueError: Naming the path and the allowed folders.
     """
     p = Path(path).expanduser()
-    resolved = (p if p.is_absolute() else base / p).resolve()
-    if resolved != base.resolve() and base.resolve() not in resolved.parents:
-        raise ValueError(f"path {path} resolves to {resolved}, outside {base.resolve()}")
-    return resolved
+    resolved = (p if p.is_absolute() else bases[0] / p).resolve()
+    for base in bases:
+        root = base.resolve()
+        if resolved == root or root in resolved.parents:
+            return resolved
+    allowed = ", ".join(str(b.resolve()) for b in bases)
+    raise ValueError(f"path {path} resolves to {resolved}, outside the allowed folders ({allowed})")
 
 
 def prepare_environment(home: Path) -> None:

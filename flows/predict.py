@@ -10,7 +10,7 @@ import pandas as pd
 
 from pricecast.configs.schema import DataConfig
 from pricecast.flows import outputs, tracking
-from pricecast.flows.home import cache_dir, forecast_home
+from pricecast.flows.home import cache_dir, confined, forecast_home
 from pricecast.tasks import sources
 from pricecast.tasks.plots import outlook_figure
 from pricecast.tasks.validate import validate_prices
@@ -72,7 +72,11 @@ def predict_ahead(
         None,
         data.source,
         cache_dir=cache_dir(home),
-        csv_path=sources.csv_path_for(data.csv_path, ticker, home) if data.csv_path else None,
+        csv_path=(
+            confined(sources.csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
+            if data.csv_path
+            else None
+        ),
     )
     prices = validate_prices(loaded.frame, ticker, data.null_rows).frame
     frame = forecaster.forecast(prices, horizon)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 import time
 import urllib.error
@@ -30,6 +31,8 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 KIND_TAG = "pricecast.kind"
+OWNER_TAG = "pricecast.owner"
+"""``host:pid`` of the process that opened a run (to find runs orphaned by a kill)."""
 
 
 class TrackingUnavailableError(RuntimeError):
@@ -140,7 +143,51 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
             exp_id = exp.experiment_id
     except mlflow.exceptions.MlflowException as err:
         raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
-    return Tracker(uri, exp_id, name, local)
+    tracker = Tracker(uri, exp_id, name, local)
+    mark_stale_runs(tracker)
+    return tracker
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's run: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def mark_stale_runs(tracker: Tracker) -> list[str]:
+    """Mark RUNNING runs whose process on this host is gone as KILLED.
+
+    A run opened by a process that was killed (power loss, OOM, ``kill -9``) would stay
+    RUNNING forever; the next start of the flow closes it with an ``error`` tag.
+
+    Returns:
+        The ids of the runs marked.
+    """
+    client = tracker.client
+    stale = []
+    runs = client.search_runs(
+        [tracker.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for run in runs:
+        owner = run.data.tags.get(OWNER_TAG)
+        if owner and not _alive(owner):
+            client.set_tag(
+                run.info.run_id, "error", f"process {owner} ended without closing the run"
+            )
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            stale.append(run.info.run_id)
+    return stale
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -170,7 +217,7 @@ def start_ticker_run(
     run = client.create_run(
         tracker.experiment_id,
         run_name=ticker,
-        tags={"ticker": ticker, KIND_TAG: "ticker", **tags},
+        tags={"ticker": ticker, KIND_TAG: "ticker", OWNER_TAG: _owner(), **tags},
     )
     params = flatten(config)
     params["ticker"] = ticker
@@ -254,7 +301,13 @@ def variant_run(
         run_name=f"{ticker}-{name}",
         parent_run_id=parent_id,
         nested=True,
-        tags={"ticker": ticker, "variant": name, KIND_TAG: "variant", **tags},
+        tags={
+            "ticker": ticker,
+            "variant": name,
+            KIND_TAG: "variant",
+            OWNER_TAG: _owner(),
+            **tags,
+        },
     ) as run:
         try:
             yield run.info.run_id

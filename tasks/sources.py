@@ -46,6 +46,10 @@ class SourceUnavailableError(PriceSourceError):
     """The source could not be reached (network down, rate limit, missing cache)."""
 
 
+class RateLimitedError(SourceUnavailableError):
+    """Yahoo answered "Too Many Requests"; retry after a longer pause."""
+
+
 @dataclass(frozen=True)
 class LoadedPrices:
     """Prices of one ticker and where they came from.
@@ -159,6 +163,8 @@ def download_yahoo(
         text = str(err).strip().splitlines()[0] if str(err).strip() else name
         if "PricesMissing" in name or "TzMissing" in name or "TickerMissing" in name:
             raise NoPriceDataError(f"no price data for {ticker} (source yfinance): {text}") from err
+        if "RateLimit" in name:
+            raise RateLimitedError(f"{ticker}: Yahoo rate limit ({text})") from err
         raise SourceUnavailableError(f"{ticker}: Yahoo unreachable ({name}: {text})") from err
     if raw is None or len(raw) == 0:
         raise NoPriceDataError(f"no price data for {ticker} (source yfinance): empty response")
@@ -247,13 +253,20 @@ def cache_file(cache_dir: Path, ticker: str) -> Path:
     return cache_dir / f"{ticker}.parquet"
 
 
+class CorruptCacheError(PriceSourceError):
+    """A cache file exists but cannot be read (truncated, not parquet, wrong schema)."""
+
+
 def read_cache(cache_dir: Path, ticker: str) -> tuple[pd.DataFrame, dt.date, dt.date] | None:
     """Read a ticker's cache file.
 
     Returns:
         ``(frame, covered_start, covered_end)`` — the span that was requested when it
-        was written — or ``None`` when there is no usable file. A corrupt or truncated
-        file counts as absent (it is replaced by the next write).
+        was written — or ``None`` when there is no file.
+
+    Raises:
+        CorruptCacheError: If the file is truncated or not a cache file; the next
+            successful download replaces it.
     """
     path = cache_file(cache_dir, ticker)
     if not path.is_file():
@@ -264,10 +277,10 @@ def read_cache(cache_dir: Path, ticker: str) -> tuple[pd.DataFrame, dt.date, dt.
         start = dt.date.fromisoformat(meta[b"pricecast.start"].decode())
         end = dt.date.fromisoformat(meta[b"pricecast.end"].decode())
         frame = table.to_pandas()
-    except (OSError, KeyError, ValueError, pa.ArrowException):
-        return None
+    except (OSError, KeyError, ValueError, pa.ArrowException) as err:
+        raise CorruptCacheError(f"{ticker}: cache file {path} is unreadable ({err})") from None
     if list(frame.columns) != list(PRICE_COLUMNS) or not isinstance(frame.index, pd.DatetimeIndex):
-        return None
+        raise CorruptCacheError(f"{ticker}: cache file {path} has an unexpected layout")
     return frame, start, end
 
 
@@ -379,7 +392,13 @@ def load_prices(
             raise SourceUnavailableError(f"{ticker}: source csv needs csv_path")
         return served(read_yahoo_csv(csv_path, ticker), "csv")
 
-    cached = read_cache(cache_dir, ticker)
+    try:
+        cached = read_cache(cache_dir, ticker)
+    except CorruptCacheError as err:
+        if source == "cache":
+            raise
+        cached = None
+        notes.append(f"{err}; ignoring it (the next download replaces it)")
     if source == "cache":
         if cached is None:
             raise SourceUnavailableError(f"{ticker}: no cache file in {cache_dir}")

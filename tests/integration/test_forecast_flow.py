@@ -142,8 +142,8 @@ def test_flow_against_mlflow_server(prefect_api, home, tmp_path, mlflow_server, 
 
 
 def test_bad_ticker_fails_alone(prefect_api, home, tmp_path):
-    data_dir = tmp_path / "csv"
-    data_dir.mkdir()
+    data_dir = home / "csv"  # config paths must stay inside FORECAST_HOME (or the cwd)
+    data_dir.mkdir(parents=True)
     with resources.as_file(resources.files("pricecast.sample") / "KO.csv") as path:
         good = pd.read_csv(path)
     good.to_csv(data_dir / "KO.csv", index=False)
