@@ -196,6 +196,12 @@ class TrainingConfig(_Strict):
         patience: EarlyStopping patience on ``val_loss`` (best weights restored).
         reduce_lr_patience: ReduceLROnPlateau patience (factor 0.5).
         seed: Seed for weights, dropout and shuffling; same seed → same metrics on CPU.
+        mixed_precision: Compute in float16 (``mixed_float16``; the output layer stays
+            float32). Only used where a GPU is present.
+        dispatch: ``inprocess`` runs the ``train`` flow inside the ``forecast`` flow;
+            ``deployment`` submits it with ``run_deployment`` (e.g. to a GPU work pool).
+        deployment: The ``train`` deployment used with ``dispatch: deployment``.
+        dispatch_timeout_seconds: How long to wait for a dispatched training run.
     """
 
     epochs: Annotated[int, Field(ge=1, le=10000)] = 50
@@ -204,6 +210,10 @@ class TrainingConfig(_Strict):
     patience: Annotated[int, Field(ge=1)] = 8
     reduce_lr_patience: Annotated[int, Field(ge=1)] = 4
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    mixed_precision: bool = False
+    dispatch: Literal["inprocess", "deployment"] = "inprocess"
+    deployment: Annotated[str, Field(pattern=r"^[^/]+/[^/]+$")] = "train/train-gpu"
+    dispatch_timeout_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0
 
 
 class RunnerConfig(_Strict):

@@ -1,7 +1,8 @@
-"""The ``forecast`` Prefect flow: per ticker fetch → prepare → train variants → report.
+"""The ``forecast`` Prefect flow: per ticker fetch → prepare → train → report.
 
-Tickers fan out and the variants of a ticker train concurrently on the flow's task
-runner. A ticker that fails (no data, bad data) is marked failed in Prefect and MLflow
+Tickers fan out on the flow's task runner; each ticker's variants are trained by the
+``train`` flow (``flows/train.py``), in-process or on a GPU work pool, and read back from
+MLflow. A ticker that fails (no data, bad data) is marked failed in Prefect and MLflow
 while the others complete; the flow's final state names the failed tickers and why.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from prefect import allow_failure, flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
@@ -24,48 +25,28 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
-from pricecast.configs.schema import DataConfig, RunConfig, VariantConfig
+from pricecast.configs.schema import DataConfig, RunConfig
 from pricecast.flows import outputs, tracking
 from pricecast.flows.home import cache_dir, confined, forecast_home, outputs_root
-from pricecast.models.training import EpochLogger
-from pricecast.models.variant import forecast_prices, train_variant
+from pricecast.flows.train import train
 from pricecast.tasks import sources
 from pricecast.tasks.dataset import PreparedData, prepare
 from pricecast.tasks.evaluation import baseline_forecasts, predictions_frame, score
 from pricecast.tasks.metrics import METRICS
-from pricecast.tasks.plots import forecast_figure
+from pricecast.tasks.plots import test_span_figure
 from pricecast.tasks.validate import validate_prices
-
-CONTEXT_DAYS = 60
-"""Days of real prices before the test span shown in plots."""
 
 
 @dataclass
 class Prepared:
-    """Output of the prepare task: the windows plus where the prices came from."""
+    """Output of the prepare task: the windows, the validated prices and their MLflow URI."""
 
     data: PreparedData
+    prices: pd.DataFrame
+    prices_uri: str
     source: str
     notes: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class VariantResult:
-    """What one trained variant produced (no Keras object: the model lives in MLflow)."""
-
-    name: str
-    cell: str
-    metrics: dict[str, float]
-    forecast: np.ndarray
-    run_id: str
-    model_uri: str
-    epochs_run: int
-    best_epoch: int
-    train_seconds: float
-    evaluate_seconds: float
-    log_seconds: float
-    samples_per_second: float
 
 
 # --------------------------------------------------------------------------- fetching
@@ -188,121 +169,97 @@ def prepare_data(
         len(data.dates),
         loaded.notes + checked.notes,
     )
+    prices_uri = tracking.log_frame(tracker, parent_id, checked.frame, "data/prices.parquet")
     spans = {s: data.span(s) for s in ("train", "val", "test")}
     logger.info(
         f"{ticker}: "
         + ", ".join(f"{s} {a:%Y-%m-%d}..{b:%Y-%m-%d}" for s, (a, b) in spans.items())
         + f"; {len(data.features)} input(s), window {data.window}, horizon {data.horizon}"
     )
-    return Prepared(data, loaded.source, loaded.notes + checked.notes, {"prepare": seconds})
+    return Prepared(
+        data,
+        checked.frame,
+        prices_uri,
+        loaded.source,
+        loaded.notes + checked.notes,
+        {"prepare": seconds},
+    )
 
 
 # --------------------------------------------------------------------------- training
 
 
-@task(name="train-variant", task_run_name="train-{ticker}-{variant.name}", cache_policy=NO_CACHE)
-def train_variant_task(
+@task(name="train-ticker", task_run_name="train-{ticker}", cache_policy=NO_CACHE)
+def train_ticker(
     prepared: Prepared,
-    variant: VariantConfig,
     config: RunConfig,
-    tracker: tracking.Tracker,
     parent_id: str,
     ticker: str,
     tags: dict[str, str],
-) -> VariantResult:
-    """Train, forecast, score and log one variant in its own MLflow child run."""
+) -> str:
+    """Run the ``train`` flow for one ticker: in-process, or as a deployment run.
+
+    Returns:
+        The final state's name of the training run (its results are in MLflow).
+    """
     logger = get_run_logger()
-    data = prepared.data
-    run_tags = {**tags, "cell": variant.cell}
-    with tracking.variant_run(tracker, parent_id, ticker, variant.name, run_tags) as run_id:
-        callbacks = [
-            EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
-            tracking.EpochMetrics(tracker, run_id),
-        ]
-        model, fitted = train_variant(data, variant, config.training, callbacks)
-        t0 = time.perf_counter()
-        predicted = forecast_prices(model, data, "test")
-        forecasts = {variant.name: predicted, **baseline_forecasts(data, "test")}
-        scores = score(data, forecasts, "test")
-        evaluate_seconds = time.perf_counter() - t0
-        metrics = scores.pop(variant.name)
-        frame = predictions_frame(data, forecasts, "test").rename(
-            columns={variant.name: "predicted"}
+    params = {
+        "ticker": ticker,
+        "config": config,
+        "prices_uri": prepared.prices_uri,
+        "parent_run_id": parent_id,
+        "tags": tags,
+    }
+    if config.training.dispatch == "deployment":
+        from prefect.deployments import run_deployment
+
+        params["config"] = config.model_dump(mode="json")
+        logger.info(f"{ticker}: submitting training to deployment {config.training.deployment}")
+        run = run_deployment(
+            name=config.training.deployment,
+            parameters=params,
+            timeout=config.training.dispatch_timeout_seconds,
+            as_subflow=True,
         )
-        t0 = time.perf_counter()
-        figure = _figure(data, forecasts, {**scores, variant.name: metrics})
-        x_test, _ = data.part("test")
-        rate = fitted.samples * fitted.epochs_run / max(fitted.seconds, 1e-9)
-        params = tracking.flatten(
-            {"variant": variant.model_dump(mode="json"), "training": config.training.model_dump()}
-        )
-        params["features.inputs_used"] = ",".join(data.features)
-        model_uri = tracking.log_variant(
-            run_id,
-            params,
-            metrics,
-            scores,
-            frame,
-            figure,
-            data.scaler,
-            model,
-            x_test[: min(len(x_test), 32)],
-            extra_metrics={
-                "epochs_run": fitted.epochs_run,
-                "best_epoch": fitted.best_epoch,
-                "train_seconds": fitted.seconds,
-                "samples_per_second": rate,
-            },
-        )
-        log_seconds = time.perf_counter() - t0
+        state = run.state
+        if state is None or not state.is_final():
+            raise TimeoutError(
+                f"{ticker}: training run {run.name} did not finish within "
+                f"{config.training.dispatch_timeout_seconds:.0f}s"
+            )
+    else:
+        state = train(**params, return_state=True)
     logger.info(
-        f"{ticker}/{variant.name}: rmse {metrics['rmse']:.4f} "
-        f"(persistence {scores['persistence']['rmse']:.4f}), {fitted.epochs_run} epochs, "
-        f"{fitted.seconds:.1f}s"
+        f"{ticker}: training ended {state.name}" + (f": {state.message}" if state.message else "")
     )
-    return VariantResult(
-        name=variant.name,
-        cell=variant.cell,
-        metrics=metrics,
-        forecast=predicted,
-        run_id=run_id,
-        model_uri=model_uri,
-        epochs_run=fitted.epochs_run,
-        best_epoch=fitted.best_epoch,
-        train_seconds=fitted.seconds,
-        evaluate_seconds=evaluate_seconds,
-        log_seconds=log_seconds,
-        samples_per_second=rate,
-    )
+    return state.name
 
 
 # --------------------------------------------------------------------------- reporting
-
-
-def _figure(
-    data: PreparedData, forecasts: dict[str, np.ndarray], scores: dict[str, dict[str, float]]
-) -> Any:
-    """Real prices vs the h=1 forecast of every model over the test span."""
-    dates = data.target_dates("test")
-    actual = pd.Series(data.actual_prices("test")[:, 0], index=dates)
-    first_test_row = int(np.searchsorted(data.dates, dates[0]))
-    lo = max(0, first_test_row - CONTEXT_DAYS)
-    context = pd.Series(
-        data.prices[lo : first_test_row + 1], index=data.dates[lo : first_test_row + 1]
-    )
-    lines = {name: pd.Series(pred[:, 0], index=dates) for name, pred in forecasts.items()}
-    title = f"{data.ticker}: real vs forecast (h=1 of {data.horizon}), test span"
-    return forecast_figure(title, context, actual, lines, {k: v["rmse"] for k, v in scores.items()})
 
 
 def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def _forecast_array(outcome: tracking.VariantOutcome, data: PreparedData) -> np.ndarray:
+    """The variant's test forecasts ``(n, H)`` from its predictions table, checked for alignment."""
+    frame = outcome.predictions
+    origins = data.dates[data.origins[data.split == "test"]]
+    expected = np.repeat(origins.to_numpy(), data.horizon)
+    if (
+        frame is None
+        or len(frame) != len(expected)
+        or not (frame["origin"].to_numpy() == expected).all()
+    ):
+        raise ValueError(f"{outcome.name}: logged predictions do not cover this run's test origins")
+    return frame["predicted"].to_numpy(dtype="float64").reshape(-1, data.horizon)
+
+
 @task(name="report-ticker", task_run_name="report-{ticker}", cache_policy=NO_CACHE)
 def report_ticker(
     prepared: Prepared,
-    results: list[Any],
+    training_state: str,
     config: RunConfig,
     tracker: tracking.Tracker,
     parent_id: str,
@@ -313,21 +270,28 @@ def report_ticker(
     logger = get_run_logger()
     t0 = time.perf_counter()
     data = prepared.data
-    ok = [r for r in results if isinstance(r, VariantResult)]
+    outcomes = tracking.variant_outcomes(tracker, parent_id)
+    ok = {
+        v.name: outcomes[v.name]
+        for v in config.variants
+        if v.name in outcomes and outcomes[v.name].status == "FINISHED"
+    }
     failed = {
-        v.name: _reason(r)
-        for v, r in zip(config.variants, results, strict=True)
-        if not isinstance(r, VariantResult)
+        v.name: (outcomes[v.name].error or outcomes[v.name].status)
+        if v.name in outcomes
+        else f"did not run (training {training_state})"
+        for v in config.variants
+        if v.name not in ok
     }
     for name, why in failed.items():
         logger.error(f"{ticker}/{name} failed: {why}")
     if not ok:
         raise RuntimeError(f"{ticker}: every variant failed ({'; '.join(failed.values())})")
-    forecasts = {r.name: r.forecast for r in ok}
+    forecasts = {name: _forecast_array(o, data) for name, o in ok.items()}
     forecasts.update(baseline_forecasts(data, "test"))
     scores = score(data, forecasts, "test")
     table = pd.DataFrame(scores).T[list(METRICS)]
-    figure = _figure(data, forecasts, scores)
+    figure = test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()})
     frame = predictions_frame(data, forecasts, "test")
     folder = Path(out_dir) / ticker
     files = [
@@ -338,6 +302,10 @@ def report_ticker(
     tracking.log_ticker_summary(tracker, parent_id, files, best=str(table["rmse"].idxmin()))
     tracking.finish_run(tracker, parent_id)
     a, b = data.span("test")
+
+    def metric(name: str) -> dict[str, float]:
+        return {n: o.metrics.get(name, float("nan")) for n, o in ok.items()}
+
     return {
         "source": prepared.source,
         "test_span": [f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}"],
@@ -348,17 +316,17 @@ def report_ticker(
         "predictions": str((folder / "predictions.csv").relative_to(out_dir)),
         "mlflow": {
             "parent_run_id": parent_id,
-            "runs": {r.name: r.run_id for r in ok},
-            "model_uris": {r.name: r.model_uri for r in ok},
+            "runs": {n: o.run_id for n, o in ok.items()},
+            "model_uris": {n: o.model_uri for n, o in ok.items()},
         },
         "timings": {
             "prepare": prepared.seconds["prepare"],
-            "train": {r.name: r.train_seconds for r in ok},
-            "evaluate": {r.name: r.evaluate_seconds for r in ok},
-            "log": {r.name: r.log_seconds for r in ok},
+            "train": metric("train_seconds"),
+            "evaluate": metric("evaluate_seconds"),
+            "log": metric("log_seconds"),
             "report": time.perf_counter() - t0,
-            "samples_per_second": {r.name: r.samples_per_second for r in ok},
-            "epochs": {r.name: r.epochs_run for r in ok},
+            "samples_per_second": metric("samples_per_second"),
+            "epochs": metric("epochs_run"),
         },
     }
 
@@ -443,19 +411,9 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         parent = tracking.start_ticker_run(tracker, ticker, config_data, tags)
         fetched = fetch_prices.submit(ticker, config.data, str(home))
         prepared = prepare_data.submit(fetched, config, tracker, parent, ticker)
-        trained = train_variant_task.map(
-            unmapped(prepared),
-            config.variants,
-            unmapped(config),
-            unmapped(tracker),
-            unmapped(parent),
-            unmapped(ticker),
-            unmapped(tags),
-        )
-        report = report_ticker.submit(
-            prepared, [allow_failure(f) for f in trained], config, tracker, parent, str(out), ticker
-        )
-        plan[ticker] = (parent, [fetched, prepared, report], report)
+        trained = train_ticker.submit(prepared, config, parent, ticker, tags)
+        report = report_ticker.submit(prepared, trained, config, tracker, parent, str(out), ticker)
+        plan[ticker] = (parent, [fetched, prepared, trained, report], report)
 
     summary: dict[str, Any] = {
         "experiment": config.experiment,

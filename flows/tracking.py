@@ -249,6 +249,18 @@ def log_data_info(
         client.set_tag(run_id, "data_notes", "\n".join(notes)[:5000])
 
 
+def tag_run(run_id: str, tracker: Tracker, tags: Mapping[str, str]) -> None:
+    """Set tags on a run."""
+    client = tracker.client
+    for key, value in tags.items():
+        client.set_tag(run_id, key, str(value)[:5000])
+
+
+def log_metric(tracker: Tracker, run_id: str, key: str, value: float) -> None:
+    """Log one metric value on a run."""
+    tracker.client.log_metric(run_id, key, float(value))
+
+
 def finish_run(tracker: Tracker, run_id: str, error: str | None = None) -> None:
     """End a run: FINISHED, or FAILED with the reason as the ``error`` tag."""
     client = tracker.client
@@ -503,3 +515,72 @@ def note_decision(tracker: Tracker, run_id: str, decision: str, champion: str) -
     client = tracker.client
     client.set_tag(run_id, "champion_decision", decision[:5000])
     client.set_tag(run_id, "backtest_champion", champion)
+
+
+# --------------------------------------------------------------------------- data by reference
+
+
+def log_frame(tracker: Tracker, run_id: str, frame: pd.DataFrame, path: str) -> str:
+    """Log a frame as a parquet artifact; returns its ``runs:/`` URI (passed to other flows)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / Path(path).name
+        frame.to_parquet(file)
+        folder = str(Path(path).parent) if str(Path(path).parent) != "." else None
+        tracker.client.log_artifact(run_id, str(file), folder)
+    return f"runs:/{run_id}/{path}"
+
+
+def load_frame(tracker: Tracker, uri: str) -> pd.DataFrame:
+    """Read a parquet artifact logged by :func:`log_frame` (from the configured store only)."""
+    if not uri.startswith("runs:/"):
+        raise ValueError(f"expected a runs:/ URI from this tracking store, got {uri!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=tmp, tracking_uri=tracker.uri
+        )
+        return pd.read_parquet(local)
+
+
+@dataclass(frozen=True)
+class VariantOutcome:
+    """A variant's child run as read back from MLflow."""
+
+    name: str
+    run_id: str
+    status: str
+    error: str | None
+    model_uri: str | None
+    metrics: dict[str, float]
+    predictions: pd.DataFrame | None
+
+
+def variant_outcomes(tracker: Tracker, parent_id: str) -> dict[str, VariantOutcome]:
+    """Read every variant run under a ticker's parent run (metrics and predictions)."""
+    client = tracker.client
+    runs = client.search_runs(
+        [tracker.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and tags.`{KIND_TAG}` = 'variant'",
+        max_results=1000,
+    )
+    out = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        name = run.data.tags["variant"]
+        preds = None
+        if run.info.status == "FINISHED":
+            with tempfile.TemporaryDirectory() as tmp:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"runs:/{run.info.run_id}/predictions.csv",
+                    dst_path=tmp,
+                    tracking_uri=tracker.uri,
+                )
+                preds = pd.read_csv(local, parse_dates=["origin", "date"])
+        out[name] = VariantOutcome(
+            name=name,
+            run_id=run.info.run_id,
+            status=run.info.status,
+            error=run.data.tags.get("error"),
+            model_uri=run.data.tags.get("model_uri"),
+            metrics=dict(run.data.metrics),
+            predictions=preds,
+        )
+    return out

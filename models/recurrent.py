@@ -18,6 +18,7 @@ def build_model(
     bidirectional: bool = False,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    mixed_precision: bool = False,
 ) -> keras.Model:
     """Build and compile a stacked recurrent forecaster with a dense ``horizon`` head.
 
@@ -38,6 +39,8 @@ def build_model(
         bidirectional: Wrap recurrent layers in ``Bidirectional``.
         learning_rate: Adam learning rate.
         seed: Seed for weights and dropout.
+        mixed_precision: Compute the recurrent layers in ``mixed_float16`` (float32
+            variables); the output layer stays float32.
 
     Returns:
         A compiled model (Adam, MSE) mapping ``(batch, window, n_features)`` to
@@ -50,6 +53,7 @@ def build_model(
         raise ValueError(f"unknown cell {cell!r} (allowed: {', '.join(CELLS)})")
     if min(window, n_features, horizon, units, layers) < 1:
         raise ValueError("window, n_features, horizon, units and layers must be >= 1")
+    policy = "mixed_float16" if mixed_precision else None
     inputs = keras.Input(shape=(window, n_features), name="window")
     x = inputs
     for i in range(layers):
@@ -60,14 +64,14 @@ def build_model(
             kernel_initializer=keras.initializers.GlorotUniform(seed=base),
             recurrent_initializer=keras.initializers.Orthogonal(seed=base + 1),
             name=f"{cell}_{i}",
+            dtype=policy,
         )
-        x = (
-            keras.layers.Bidirectional(layer, name=f"bi_{cell}_{i}")(x)
-            if bidirectional
-            else layer(x)
-        )
+        if bidirectional:
+            x = keras.layers.Bidirectional(layer, name=f"bi_{cell}_{i}", dtype=policy)(x)
+        else:
+            x = layer(x)
         if dropout > 0:
-            x = keras.layers.Dropout(dropout, seed=base + 2, name=f"dropout_{i}")(x)
+            x = keras.layers.Dropout(dropout, seed=base + 2, name=f"dropout_{i}", dtype=policy)(x)
     outputs = keras.layers.Dense(
         horizon,
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 10_000),
@@ -100,3 +104,17 @@ def cudnn_eligible(model: keras.Model) -> bool:
             if not ok:
                 return False
     return found
+
+
+def devices() -> dict[str, str]:
+    """Describe where TensorFlow computes: the GPUs it sees, or the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return {"device": "CPU", "gpu_count": "0"}
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return {"device": "GPU", "gpu_count": str(len(gpus)), "gpu_names": "; ".join(names)}

@@ -20,6 +20,7 @@ def train_variant(
     training: TrainingConfig,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
+    mixed_precision: bool = False,
 ) -> tuple[keras.Model, FitResult]:
     """Build the variant's model and train it on the train split (validation for stopping).
 
@@ -29,6 +30,7 @@ def train_variant(
         training: Epochs, batch size, learning rate, patience, seed.
         callbacks: Extra Keras callbacks (progress lines, tracking).
         verbose: Keras verbosity.
+        mixed_precision: Build the model in ``mixed_float16`` (see ``build_model``).
 
     Returns:
         The trained model (best validation weights) and the fit result.
@@ -45,6 +47,7 @@ def train_variant(
         bidirectional=variant.bidirectional,
         learning_rate=training.learning_rate,
         seed=training.seed,
+        mixed_precision=mixed_precision,
     )
     x_train, y_train = data.part("train")
     x_val, y_val = data.part("val")

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from pricecast.tasks.dataset import PreparedData
 
 BASELINE_STYLE = {"persistence": ":", "drift": "-.", "moving_average": "--"}
 
@@ -87,3 +90,27 @@ def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figur
     ax.legend(loc="best")
     fig.tight_layout()
     return fig
+
+
+def test_span_figure(
+    data: PreparedData,
+    forecasts: Mapping[str, np.ndarray],
+    rmse: Mapping[str, float],
+    context_days: int = 60,
+) -> Figure:
+    """Real prices vs the h=1 forecast of every model over a ticker's test span.
+
+    Args:
+        data: The prepared data (dates, prices, test origins).
+        forecasts: Forecast prices ``(n, H)`` per model name, baselines included.
+        rmse: RMSE per model name (legend).
+        context_days: Days of real prices shown before the test span.
+    """
+    dates = data.target_dates("test")
+    actual = pd.Series(data.actual_prices("test")[:, 0], index=dates)
+    first = int(np.searchsorted(data.dates, dates[0]))
+    lo = max(0, first - context_days)
+    context = pd.Series(data.prices[lo : first + 1], index=data.dates[lo : first + 1])
+    lines = {name: pd.Series(np.asarray(p)[:, 0], index=dates) for name, p in forecasts.items()}
+    title = f"{data.ticker}: real vs forecast (h=1 of {data.horizon}), test span"
+    return forecast_figure(title, context, actual, lines, rmse)
