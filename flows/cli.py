@@ -43,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--config", default="default", help="config whose data section is used")
     pred.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
     pred.add_argument("--output", metavar="DIR", help="folder for forecast.csv and forecast.png")
+    dep = sub.add_parser("deploy", help="create work pools and deployments on the Prefect API")
+    dep.add_argument("--config", default="default", help="nightly watchlist config")
+    dep.add_argument("--on-demand-config", default=None, help="defaults of the on-demand form")
+    dep.add_argument("--cron", default=None, help="nightly schedule (default 30 22 * * 1-5)")
+    dep.add_argument("--timezone", default=None, help="schedule timezone (America/New_York)")
+    dep.add_argument(
+        "--dispatch",
+        choices=["inprocess", "deployment"],
+        default="deployment",
+        help="how deployed forecast runs train (default: the train deployment on the gpu pool)",
+    )
     return parser
 
 
@@ -152,6 +163,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Create the work pools and the nightly, on-demand and train deployments."""
+    home = forecast_home()
+    prepare_environment(home)
+    from pricecast.configs.loader import load_config
+
+    overrides = {"training.dispatch": args.dispatch}
+    nightly = load_config(args.config, overrides)
+    on_demand = load_config(args.on_demand_config or args.config, overrides)
+    from pricecast.flows import deploy
+
+    result = deploy.deploy(
+        nightly,
+        on_demand,
+        cron=args.cron or deploy.NIGHTLY_CRON,
+        timezone=args.timezone or deploy.NIGHTLY_TIMEZONE,
+    )
+    if result.pools:
+        print(f"created work pools: {', '.join(result.pools)}")
+    for name, ident in result.deployments.items():
+        print(f"deployment {name}: {ident}")
+    print("start workers: prefect worker start --pool cpu  |  prefect worker start --pool gpu")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console command."""
     args = _parser().parse_args(argv)
@@ -160,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "deploy":
+            return cmd_deploy(args)
     except KeyboardInterrupt:
         print("forecast: interrupted", file=sys.stderr)
         return 130

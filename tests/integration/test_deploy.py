@@ -1,0 +1,75 @@
+"""Deployments on a real Prefect API: schedule, pools, parameter schema enforcement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from pricecast.configs.loader import load_config
+from pricecast.flows.deploy import deploy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def deployed(prefect_api, home):
+    nightly = load_config("default")
+    on_demand = load_config("seed_fb", {"training.dispatch": "deployment"})
+    return deploy(nightly, on_demand)
+
+
+def test_pools_and_deployments_exist(deployed):
+    assert set(deployed.deployments) == {
+        "forecast/nightly",
+        "forecast/on-demand",
+        "train/train-gpu",
+    }
+    with get_client(sync_client=True) as client:
+        pools = {p.name: p.type for p in client.read_work_pools()}
+        assert pools["cpu"] == "process" and pools["gpu"] == "process"
+        train = client.read_deployment_by_name("train/train-gpu")
+        assert train.work_pool_name == "gpu"
+        assert train.entrypoint == "pricecast.flows.train.train"
+        on_demand = client.read_deployment_by_name("forecast/on-demand")
+        assert on_demand.work_pool_name == "cpu"
+        assert on_demand.parameters["config"]["data"]["tickers"] == ["FB"]
+        assert on_demand.parameters["config"]["training"]["dispatch"] == "deployment"
+        # The dashboard form is the config model's schema.
+        props = on_demand.parameter_openapi_schema["properties"]
+        assert "config" in props and on_demand.enforce_parameter_schema
+
+
+def test_nightly_schedule_is_weekdays_after_the_us_close(deployed):
+    with get_client(sync_client=True) as client:
+        nightly = client.read_deployment_by_name("forecast/nightly")
+        assert len(nightly.schedules) == 1
+        schedule = nightly.schedules[0].schedule
+        assert schedule.cron == "30 22 * * 1-5" and schedule.timezone == "America/New_York"
+        start = dt.datetime(2026, 11, 21, 12, tzinfo=ZoneInfo("UTC"))  # a Saturday
+        runs = list(_next_times(schedule, start, 5))
+    local = [r.astimezone(ZoneInfo("America/New_York")) for r in runs]
+    assert [t.weekday() for t in local] == [0, 1, 2, 3, 4]  # Mon..Fri, no weekend
+    assert all((t.hour, t.minute) == (22, 30) for t in local)
+
+
+def _next_times(schedule, start, n):
+    """The dates the server's scheduler creates runs for (its own schedule model)."""
+    import asyncio
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    server_side = CronSchedule(cron=schedule.cron, timezone=schedule.timezone)
+    return asyncio.run(server_side.get_dates(n=n, start=start))
+
+
+def test_bad_parameter_is_rejected_with_the_field_name(deployed):
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("forecast/on-demand")
+        config = dict(dep.parameters["config"])
+        config["features"] = {**config["features"], "window": 0}
+        with pytest.raises(Exception) as err:
+            client.create_flow_run_from_deployment(dep.id, parameters={"config": config})
+    assert "window" in str(err.value)
