@@ -165,6 +165,9 @@ class VariantConfig(_Strict):
         dropout: Dropout after each recurrent layer (not recurrent dropout, which would
             disable the cuDNN kernels).
         bidirectional: Wrap each recurrent layer in ``Bidirectional``.
+        strategy: Multi-step forecasting in the backtest: ``direct`` (one output per
+            step ahead) or ``recursive`` (a one-step model fed its own predictions;
+            univariate inputs only).
     """
 
     name: str
@@ -173,6 +176,7 @@ class VariantConfig(_Strict):
     layers: Annotated[int, Field(ge=1, le=8)] = 1
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
     bidirectional: bool = False
+    strategy: Literal["direct", "recursive"] = "direct"
 
     @field_validator("name")
     @classmethod
@@ -216,6 +220,63 @@ class TrainingConfig(_Strict):
     dispatch_timeout_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0
 
 
+class BacktestConfig(_Strict):
+    """Walk-forward backtest over rolling forecast origins.
+
+    The origins are the last ``n_origins`` rows that still have a next day, every
+    ``step`` rows. At each origin the model only sees rows strictly before it for
+    training and scaling; the origin's own row is the last input of its forecast.
+
+    Attributes:
+        n_origins: Rows spanned by the forecast origins (the h=1 targets of a
+            ``step: 1`` backtest are the last ``n_origins`` trading days).
+        step: Rows between consecutive origins.
+        training_window: ``expanding`` (train on every row before the origin) or
+            ``sliding`` (on the last ``training_window_length`` rows before it).
+        training_window_length: Rows in a sliding training window (required for
+            ``sliding``).
+        refit_every: Refit the scaler and the (warm-started) model every this many
+            origins; ``0`` trains once, on the rows before the first origin.
+        refit_epochs: Epochs of each warm-started refit (``None``: ``training.epochs``).
+        val_fraction: Share of each training set (its latest samples) held out for
+            early stopping.
+        ma_window: Days averaged by the moving-average baseline.
+    """
+
+    n_origins: Annotated[int, Field(ge=1, le=100_000)] = 250
+    step: Annotated[int, Field(ge=1, le=10_000)] = 1
+    training_window: Literal["expanding", "sliding"] = "expanding"
+    training_window_length: Annotated[int | None, Field(ge=2)] = None
+    refit_every: Annotated[int, Field(ge=0)] = 0
+    refit_epochs: Annotated[int | None, Field(ge=1, le=10000)] = None
+    val_fraction: Annotated[float, Field(gt=0, lt=0.9)] = 0.1
+    ma_window: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    @model_validator(mode="after")
+    def _sliding(self) -> BacktestConfig:
+        if self.training_window == "sliding" and self.training_window_length is None:
+            raise ValueError(
+                "training_window 'sliding' needs training_window_length (rows per window)"
+            )
+        return self
+
+
+class ChampionConfig(_Strict):
+    """How a ticker's champion is chosen from the backtest and guarded.
+
+    Attributes:
+        metric: Backtest metric that ranks the models (baselines included).
+        h: Step ahead at which the metric is compared.
+        register_winner: Register RNN winners in the MLflow Model Registry as
+            ``price-forecaster-<TICKER>``; the ``champion`` alias moves only when the
+            winner beats persistence and the current champion on the same backtest.
+    """
+
+    metric: Literal["mase", "rmse", "mae", "mape"] = "mase"
+    h: Annotated[int, Field(ge=1)] = 1
+    register_winner: bool = True
+
+
 class RunnerConfig(_Strict):
     """How the flow's tasks run.
 
@@ -238,6 +299,8 @@ class RunConfig(_Strict):
         variants: Model variants trained per ticker.
         training: Shared training settings.
         runner: Concurrency of the flow's tasks.
+        backtest: Walk-forward backtest after training (``null``: off).
+        champion: Champion selection from the backtest.
     """
 
     experiment: Annotated[str, Field(min_length=1, max_length=200)] = "pricecast"
@@ -247,6 +310,8 @@ class RunConfig(_Strict):
     variants: Annotated[list[VariantConfig], Field(min_length=1)]
     training: TrainingConfig = TrainingConfig()
     runner: RunnerConfig = RunnerConfig()
+    backtest: BacktestConfig | None = None
+    champion: ChampionConfig = ChampionConfig()
 
     @field_validator("variants")
     @classmethod
@@ -275,6 +340,10 @@ class RunConfig(_Strict):
                     f"features.horizon ({self.features.horizon}) is longer than the test span "
                     f"{s.test_start}..{last} ({bdays} business days)"
                 )
+        if self.champion.h > self.features.horizon:
+            raise ValueError(
+                f"champion.h ({self.champion.h}) exceeds features.horizon ({self.features.horizon})"
+            )
         return self
 
     def variant(self, name: str) -> VariantConfig:

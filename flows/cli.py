@@ -66,6 +66,17 @@ def format_table(summary: dict[str, Any]) -> str:
             values = " ".join(f"{m[c]:>10.4f}" for c in METRIC_COLUMNS)
             lines.append(f"{ticker:<8} {name:<16} {values}")
         lines.append(f"{'':<8} source: {info['source']}; test {' .. '.join(info['test_span'])}")
+        bt = info.get("backtest")
+        if bt and "models" in bt:
+            mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt["models"].items())
+            lines.append(f"{'':<8} backtest {bt['n_origins']} origins, MASE h=1: {mase}")
+            lines.append(
+                f"{'':<8} best: {bt['champion']} — "
+                + ("promoted to @champion" if bt["promoted"] else "not promoted")
+                + f": {bt['decision']}"
+            )
+        elif bt:
+            lines.append(f"{'':<8} backtest failed: {bt['error']}")
     for ticker, why in summary.get("failed", {}).items():
         lines.append(f"{ticker:<8} FAILED: {why}")
     return "\n".join(lines)

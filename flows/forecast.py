@@ -29,11 +29,14 @@ from pricecast.configs.schema import DataConfig, RunConfig
 from pricecast.flows import outputs, tracking
 from pricecast.flows.home import cache_dir, confined, forecast_home, outputs_root
 from pricecast.flows.train import train
+from pricecast.models.forecaster import Forecaster, ForecastSpec
 from pricecast.tasks import sources
+from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
+from pricecast.tasks.champion import decide
 from pricecast.tasks.dataset import PreparedData, prepare
 from pricecast.tasks.evaluation import baseline_forecasts, predictions_frame, score
-from pricecast.tasks.metrics import METRICS
-from pricecast.tasks.plots import test_span_figure
+from pricecast.tasks.metrics import METRICS, evaluate
+from pricecast.tasks.plots import backtest_figure, test_span_figure
 from pricecast.tasks.validate import validate_prices
 
 
@@ -331,6 +334,126 @@ def report_ticker(
     }
 
 
+def _score_current(
+    tracker: tracking.Tracker,
+    ticker: str,
+    prices: pd.DataFrame,
+    rows: pd.DataFrame,
+    metric: str,
+    h: int,
+) -> tuple[bool, float | None, str]:
+    """Score the registered champion on the same backtest origins (no refit).
+
+    Returns:
+        ``(exists, value or None, label)``.
+    """
+    version = tracking.champion_version(tracker, ticker)
+    if version is None:
+        return False, None, "no champion yet"
+    label = f"champion v{version.version}"
+    try:
+        current = tracking.load_champion(tracker, ticker)
+        pred = current.forecast_at(prices, pd.DatetimeIndex(rows["cutoff"]))[:, h - 1]
+    except Exception as err:  # noqa: BLE001 - an unscorable champion is kept, with the reason
+        return True, None, f"{label} ({type(err).__name__}: {err})"
+    scores = evaluate(rows["actual"], pred, rows["anchor"], float(rows["scale"].iloc[0]))
+    return True, scores[metric], label
+
+
+@task(name="choose-champion", task_run_name="champion-{ticker}", cache_policy=NO_CACHE)
+def choose_champion(
+    prepared: Prepared,
+    report: dict[str, Any],
+    config: RunConfig,
+    tracker: tracking.Tracker,
+    parent_id: str,
+    out_dir: str,
+    ticker: str,
+) -> dict[str, Any]:
+    """Combine the variants' backtests with the baselines, pick and guard the champion."""
+    logger = get_run_logger()
+    t0 = time.perf_counter()
+    bt, rule, target = config.backtest, config.champion, config.data.target
+    assert bt is not None
+    parts, seconds = [], {}
+    for name, run_id in report["mlflow"]["runs"].items():
+        try:
+            part, seconds[name] = tracking.read_backtest(tracker, run_id)
+            parts.append(part)
+        except Exception as err:  # noqa: BLE001 - a variant without a backtest just drops out
+            logger.warning(f"{ticker}/{name}: no backtest ({type(err).__name__}: {err})")
+    baselines = walk_forward(
+        prepared.prices, [], features=config.features, backtest=bt, target=target
+    )
+    frame = pd.concat([*parts, baselines], ignore_index=True)
+    scale = insample_scale(prepared.prices[target], frame["cutoff"].min())
+    summary = summarize(frame, scale)
+    ref = frame[(frame["model"] == "persistence") & (frame["h"] == rule.h)].assign(scale=scale)
+    exists, current, label = _score_current(
+        tracker, ticker, prepared.prices, ref, rule.metric, rule.h
+    )
+    decision = decide(summary, rule.metric, rule.h, current, label, exists)
+    version = None
+    if decision.candidate and rule.register_winner:
+        data = prepared.data
+        run_id = report["mlflow"]["runs"][decision.candidate]
+        spec = ForecastSpec(
+            ticker=ticker,
+            target=target,
+            inputs=list(data.features),
+            window=data.window,
+            horizon=data.horizon,
+            transform=data.transform,
+            variant=decision.candidate,
+            trained_until=f"{data.span('val')[1]:%Y-%m-%d}",
+        )
+        model = tracking.load_keras(tracker, report["mlflow"]["model_uris"][decision.candidate])
+        forecaster = Forecaster(model, data.scaler, spec)
+        example = prepared.prices.tail(forecaster.min_rows + 5).reset_index()
+        uri = tracking.log_forecaster(tracker, run_id, forecaster, example)
+        version = tracking.register(
+            tracker,
+            ticker,
+            uri,
+            run_id,
+            {
+                "variant": decision.candidate,
+                "decision": decision.reason,
+                "promoted": decision.promote,
+            },
+        )
+        if decision.promote:
+            tracking.set_champion(tracker, ticker, version)
+    champion_now = tracking.champion_version(tracker, ticker)
+    tracking.note_decision(tracker, parent_id, decision.reason, decision.best)
+    rmse = {name: m["rmse"][rule.h - 1] for name, m in summary.items()}
+    figure = backtest_figure(
+        f"{ticker}: walk-forward backtest, {frame['cutoff'].nunique()} origins (h={rule.h})",
+        frame,
+        rmse,
+        rule.h,
+    )
+    tracking.log_backtest_summary(tracker, parent_id, frame, summary, figure)
+    folder = Path(out_dir) / ticker
+    outputs.write_png(folder / "backtest.png", figure)
+    outputs.write_csv(folder / "backtest.csv", frame)
+    verdict = "promoted" if decision.promote else "not promoted"
+    logger.info(f"{ticker}: backtest winner {decision.best} ({verdict}): {decision.reason}")
+    return {
+        "n_origins": int(frame["cutoff"].nunique()),
+        "horizon": config.features.horizon,
+        "seconds": sum(seconds.values()) + time.perf_counter() - t0,
+        "model_seconds": seconds,
+        "champion": decision.best,
+        "decision": decision.reason,
+        "promoted": decision.promote,
+        "registered_version": version,
+        "champion_version": str(champion_now.version) if champion_now else None,
+        "models": summary,
+        "plot": str((folder / "backtest.png").relative_to(out_dir)),
+    }
+
+
 def _failure(future: PrefectFuture) -> str | None:
     """Why a future's task failed (``None`` if it completed)."""
     state = future.state
@@ -361,10 +484,25 @@ def _artifacts(summary: dict[str, Any], tracker: tracking.Tracker) -> None:
     if tracker.local:
         links.append(f"Browse with `{tracker.ui_command()}` and open the links below there.\n")
     for ticker, info in summary["tickers"].items():
+        bt = info.get("backtest", {})
         for name, metrics in info["models"].items():
-            rows.append(
-                {"ticker": ticker, "model": name, **{k: round(v, 4) for k, v in metrics.items()}}
-            )
+            row = {"ticker": ticker, "model": name, **{k: round(v, 4) for k, v in metrics.items()}}
+            if "models" in bt and name in bt["models"]:
+                row["backtest_mase_h1"] = round(bt["models"][name]["mase"][0], 4)
+                row["backtest_best"] = name == bt["champion"]
+                row["champion"] = name == bt["champion"] and bt["promoted"]
+            rows.append(row)
+        for name, metrics in bt.get("models", {}).items():
+            if name not in info["models"]:  # baselines scored only in the backtest
+                rows.append(
+                    {
+                        "ticker": ticker,
+                        "model": name,
+                        "backtest_mase_h1": round(metrics["mase"][0], 4),
+                        "backtest_best": name == bt["champion"],
+                        "champion": False,
+                    }
+                )
         runs = info["mlflow"]
         links.append(f"- **{ticker}** ([parent run]({tracker.run_url(runs['parent_run_id'])}))")
         for name, run_id in runs["runs"].items():
@@ -413,7 +551,12 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         prepared = prepare_data.submit(fetched, config, tracker, parent, ticker)
         trained = train_ticker.submit(prepared, config, parent, ticker, tags)
         report = report_ticker.submit(prepared, trained, config, tracker, parent, str(out), ticker)
-        plan[ticker] = (parent, [fetched, prepared, trained, report], report)
+        chosen = (
+            choose_champion.submit(prepared, report, config, tracker, parent, str(out), ticker)
+            if config.backtest is not None
+            else None
+        )
+        plan[ticker] = (parent, [fetched, prepared, trained, report], report, chosen)
 
     summary: dict[str, Any] = {
         "experiment": config.experiment,
@@ -424,10 +567,18 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         "tickers": {},
         "failed": {},
     }
-    for ticker, (parent, chain, report) in plan.items():
+    for ticker, (parent, chain, report, chosen) in plan.items():
         report.wait()
         if report.state.is_completed():
             summary["tickers"][ticker] = report.result()
+            if chosen is not None:
+                chosen.wait()
+                if chosen.state.is_completed():
+                    summary["tickers"][ticker]["backtest"] = chosen.result()
+                else:
+                    why = _failure(chosen) or chosen.state.message
+                    summary["tickers"][ticker]["backtest"] = {"error": why}
+                    logger.error(f"{ticker}: backtest/champion failed: {why}")
             continue
         reason = next((r for r in map(_failure, chain) if r), report.state.message or "did not run")
         summary["failed"][ticker] = reason

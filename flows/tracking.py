@@ -584,3 +584,62 @@ def variant_outcomes(tracker: Tracker, parent_id: str) -> dict[str, VariantOutco
             predictions=preds,
         )
     return out
+
+
+# --------------------------------------------------------------------------- backtests
+
+
+def log_backtest(tracker: Tracker, run_id: str, frame: pd.DataFrame, seconds: float) -> None:
+    """Log a variant's backtest rows (``backtest.csv``) and its duration to its run."""
+    client = tracker.client
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "backtest.csv"
+        frame.to_csv(path, index=False, date_format="%Y-%m-%d")
+        client.log_artifact(run_id, str(path))
+    client.log_metric(run_id, "backtest_seconds", float(seconds))
+
+
+def read_backtest(tracker: Tracker, run_id: str) -> tuple[pd.DataFrame, float]:
+    """Read the ``backtest.csv`` a variant's run holds, and how long the backtest took."""
+    seconds = tracker.client.get_run(run_id).data.metrics.get("backtest_seconds", float("nan"))
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"runs:/{run_id}/backtest.csv", dst_path=tmp, tracking_uri=tracker.uri
+        )
+        return pd.read_csv(local, parse_dates=["cutoff", "date"]), float(seconds)
+
+
+def load_keras(tracker: Tracker, model_uri: str) -> keras.Model:
+    """Load a variant's Keras model from the configured store."""
+    mlflow.set_tracking_uri(tracker.uri)
+    return mlflow.keras.load_model(model_uri)
+
+
+def log_backtest_summary(
+    tracker: Tracker,
+    run_id: str,
+    frame: pd.DataFrame,
+    summary: Mapping[str, Mapping[str, list[float]]],
+    figure: Figure,
+) -> None:
+    """Log the whole backtest (all models, baselines included) to a ticker's parent run."""
+    client = tracker.client
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        frame.to_csv(d / "backtest.csv", index=False, date_format="%Y-%m-%d")
+        (d / "backtest_metrics.json").write_text(json.dumps(summary, indent=1))
+        figure.savefig(d / "backtest.png")
+        for name in ("backtest.csv", "backtest_metrics.json", "backtest.png"):
+            client.log_artifact(run_id, str(d / name), "backtest")
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(f"backtest_{metric}_{model}", float(v), now, h)
+        for model, by_metric in summary.items()
+        for metric, values in by_metric.items()
+        for h, v in enumerate(values, start=1)
+        if np.isfinite(v)
+    ]
+    for i in range(0, len(metrics), 500):
+        client.log_batch(run_id, metrics=metrics[i : i + 500])

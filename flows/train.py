@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
@@ -23,8 +24,10 @@ from pricecast.flows.home import forecast_home
 from pricecast.models.recurrent import cudnn_eligible, devices
 from pricecast.models.training import EpochLogger
 from pricecast.models.variant import forecast_prices, train_variant
+from pricecast.tasks.backtest import keras_model_fns, walk_forward
 from pricecast.tasks.dataset import PreparedData, prepare
 from pricecast.tasks.evaluation import baseline_forecasts, predictions_frame, score
+from pricecast.tasks.features import default_inputs
 from pricecast.tasks.plots import test_span_figure
 
 
@@ -103,6 +106,51 @@ def train_variant_task(
     return run_id
 
 
+@task(
+    name="backtest-variant", task_run_name="backtest-{ticker}-{variant.name}", cache_policy=NO_CACHE
+)
+def backtest_variant_task(
+    prices: pd.DataFrame,
+    variant: VariantConfig,
+    config: RunConfig,
+    tracker: tracking.Tracker,
+    run_id: str,
+    ticker: str,
+    mixed_precision: bool,
+) -> str:
+    """Walk-forward backtest of one variant; the table goes to its run as ``backtest.csv``.
+
+    Returns:
+        The run id the backtest was logged to.
+    """
+    logger = get_run_logger()
+    backtest = config.backtest
+    assert backtest is not None
+    inputs = config.features.inputs or default_inputs(
+        config.data.target, config.features.target_transform
+    )
+    fns = keras_model_fns(
+        variant,
+        config.training,
+        config.features.window,
+        len(inputs),
+        config.features.horizon,
+        refit_epochs=backtest.refit_epochs,
+        mixed_precision=mixed_precision,
+    )
+    t0 = time.perf_counter()
+    frame = walk_forward(
+        prices, [fns], features=config.features, backtest=backtest, target=config.data.target
+    )
+    seconds = time.perf_counter() - t0
+    rows = frame[frame["model"] == variant.name]
+    tracking.log_backtest(tracker, run_id, rows, seconds)
+    logger.info(
+        f"{ticker}/{variant.name}: backtest of {rows['cutoff'].nunique()} origins in {seconds:.1f}s"
+    )
+    return run_id
+
+
 @flow(name="train", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def train(
     ticker: str,
@@ -147,6 +195,14 @@ def train(
         unmapped(run_tags),
         unmapped(mixed),
     )
+    backtests = []
+    if config.backtest is not None:
+        backtests = [
+            backtest_variant_task.submit(
+                frame, variant, config, tracker, future, ticker, mixed, wait_for=[future]
+            )
+            for variant, future in zip(config.variants, futures, strict=True)
+        ]
     runs, failed = {}, {}
     for variant, future in zip(config.variants, futures, strict=True):
         result = future.result(raise_on_failure=False)
@@ -154,6 +210,13 @@ def train(
             failed[variant.name] = f"{type(result).__name__}: {result}"
         else:
             runs[variant.name] = result
+    for variant, future in zip(config.variants, backtests, strict=False):
+        if variant.name in failed:
+            continue
+        result = future.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            failed[variant.name] = f"backtest: {type(result).__name__}: {result}"
+            tracking.tag_run(runs[variant.name], tracker, {"backtest_error": failed[variant.name]})
     summary = {"ticker": ticker, "runs": runs, "failed": failed, "device": device}
     if failed:
         detail = "; ".join(f"{k}: {v}" for k, v in failed.items())

@@ -114,3 +114,23 @@ def test_span_figure(
     lines = {name: pd.Series(np.asarray(p)[:, 0], index=dates) for name, p in forecasts.items()}
     title = f"{data.ticker}: real vs forecast (h=1 of {data.horizon}), test span"
     return forecast_figure(title, context, actual, lines, rmse)
+
+
+def backtest_figure(
+    title: str, frame: pd.DataFrame, rmse: Mapping[str, float], h: int = 1
+) -> Figure:
+    """Real prices vs every model's step-``h`` backtest forecasts (baselines included).
+
+    Args:
+        title: Figure title.
+        frame: Walk-forward table (``date, h, actual, predicted, model``).
+        rmse: RMSE at step ``h`` per model (legend).
+        h: Step ahead to draw.
+    """
+    part = frame[frame["h"] == h]
+    first = part["model"].iloc[0]
+    actual = part[part["model"] == first].set_index("date")["actual"]
+    lines = {
+        str(name): g.set_index("date")["predicted"] for name, g in part.groupby("model", sort=False)
+    }
+    return forecast_figure(title, actual.iloc[:0], actual, lines, rmse)

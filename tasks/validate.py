@@ -36,7 +36,10 @@ def _where(frame: pd.DataFrame, mask: pd.DataFrame) -> str:
     date = frame.index[r]
     col = mask.columns[c]
     more = f" and {len(rows) - 1} more cell(s)" if len(rows) > 1 else ""
-    return f"{date:%Y-%m-%d} column {col} ({frame.iloc[r][col]!r}){more}"
+    value = frame.iloc[r][col]
+    if isinstance(value, np.generic):
+        value = value.item()  # 0.0, not np.float64(0.0)
+    return f"{date:%Y-%m-%d} column {col} ({value!r}){more}"
 
 
 def validate_prices(frame: pd.DataFrame, ticker: str, null_rows: str = "drop") -> Validated:
@@ -81,8 +84,11 @@ def validate_prices(frame: pd.DataFrame, ticker: str, null_rows: str = "drop") -
         groups = df[dup].groupby(level=0)
         conflicting = [d for d, g in groups if len(g.drop_duplicates()) > 1]
         if conflicting:
+            first = df.loc[[conflicting[0]]]
+            differ = [c for c in first.columns if len(first[c].drop_duplicates()) > 1]
             raise PriceDataError(
-                f"{ticker}: duplicate date {conflicting[0]:%Y-%m-%d} with different values"
+                f"{ticker}: duplicate date {conflicting[0]:%Y-%m-%d} with different values "
+                f"in column(s) {', '.join(differ)}"
                 + (f" (and {len(conflicting) - 1} more)" if len(conflicting) > 1 else "")
             )
         n = int(df.index.duplicated().sum())

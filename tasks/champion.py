@@ -1,0 +1,94 @@
+"""The champion guard: which backtested model may become a ticker's champion, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pricecast.tasks.backtest import BASELINES, champion
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of the champion guard.
+
+    Attributes:
+        best: The model with the best backtest metric (baselines included).
+        candidate: The recurrent model to register, or ``None`` when a baseline won.
+        promote: Whether the candidate takes the ``champion`` alias.
+        reason: One sentence saying why.
+    """
+
+    best: str
+    candidate: str | None
+    promote: bool
+    reason: str
+
+
+def decide(
+    summary: Mapping[str, Mapping[str, Sequence[float]]],
+    metric: str = "mase",
+    h: int = 1,
+    current: float | None = None,
+    current_label: str = "the current champion",
+    has_current: bool = False,
+) -> Decision:
+    """Apply the guard to a backtest summary.
+
+    The best model by ``metric`` at step ``h`` (lower is better) wins the backtest. A
+    recurrent winner is promoted only if it beats persistence and, when a champion
+    exists, that champion scored on the same backtest (``current``). When a champion
+    exists but could not be scored (``has_current`` with ``current=None``), nothing is
+    promoted: the guard cannot show the candidate is better.
+
+    Args:
+        summary: ``{model: {metric: [per h]}}`` from ``tasks.backtest.summarize``.
+        metric: Ranking metric (``mase``, ``rmse``, ``mae`` or ``mape``).
+        h: Step ahead compared.
+        current: The current champion's metric on the same backtest.
+        current_label: How to name the current champion in the reason.
+        has_current: Whether a champion exists at all.
+    """
+    best = champion(summary, metric, h)
+
+    def value(name: str) -> float:
+        return float(summary[name][metric][h - 1])
+
+    if best in BASELINES:
+        return Decision(
+            best,
+            None,
+            False,
+            f"the {best} baseline has the best backtest {metric} at h={h} "
+            f"({value(best):.4f}); no recurrent model beats it",
+        )
+    cand, pers = value(best), value("persistence")
+    if not cand < pers:
+        return Decision(
+            best, best, False, f"{best} {metric} {cand:.4f} does not beat persistence {pers:.4f}"
+        )
+    if has_current and (current is None or not np.isfinite(current)):
+        return Decision(
+            best,
+            best,
+            False,
+            f"{best} beats persistence ({cand:.4f} < {pers:.4f}) but {current_label} could not "
+            f"be scored on this backtest, so it is kept",
+        )
+    if current is not None and not cand < current:
+        return Decision(
+            best,
+            best,
+            False,
+            f"{best} {metric} {cand:.4f} does not beat {current_label} ({current:.4f}) "
+            f"on the same backtest",
+        )
+    against = f" and {current_label} ({current:.4f})" if current is not None else ""
+    return Decision(
+        best,
+        best,
+        True,
+        f"{best} {metric} {cand:.4f} beats persistence ({pers:.4f}){against}",
+    )
