@@ -458,6 +458,7 @@ def log_forecaster(tracker: Tracker, run_id: str, forecaster: Any, example: pd.D
             python_model=ForecasterModel(),
             artifacts=artifacts,
             signature=signature,
+            input_example=example,
             pip_requirements=[f"keras=={keras.__version__}", "tensorflow", "pricecast"],
         )
     return info.model_uri
