@@ -278,14 +278,20 @@ class ChampionConfig(_Strict):
 
 
 class RunnerConfig(_Strict):
-    """How the flow's tasks run.
+    """How the ``forecast`` flow's tasks run (tickers fan out on this runner).
 
     Attributes:
-        max_workers: Threads of the flow's task runner (tickers and variants run
-            concurrently up to this many at once).
+        kind: ``threads`` (default), ``processes`` (one process per task), or ``dask``
+            (``prefect-dask``: an existing cluster at ``dask_address``, or a local
+            cluster of ``max_workers`` worker processes).
+        max_workers: Threads, processes or local Dask workers.
+        dask_address: Scheduler address of an existing Dask cluster
+            (``tcp://host:8786``); ``None`` starts a local cluster on 127.0.0.1.
     """
 
+    kind: Literal["threads", "processes", "dask"] = "threads"
     max_workers: Annotated[int, Field(ge=1, le=64)] = 4
+    dask_address: str | None = None
 
 
 class RunConfig(_Strict):

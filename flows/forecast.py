@@ -6,7 +6,6 @@ MLflow. A ticker that fails (no data, bad data) is marked failed in Prefect and 
 while the others complete; the flow's final state names the failed tickers and why.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import time
@@ -594,8 +593,30 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     return summary
 
 
+def task_runner(config: RunConfig) -> Any:
+    """The task runner ``config.runner`` asks for (threads, processes or Dask)."""
+    runner = config.runner
+    if runner.kind == "processes":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=runner.max_workers)
+    if runner.kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if runner.dask_address:
+            return DaskTaskRunner(address=runner.dask_address)
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": runner.max_workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "host": "127.0.0.1",
+                "dashboard_address": None,
+            }
+        )
+    return ThreadPoolTaskRunner(max_workers=runner.max_workers)
+
+
 def with_runner(config: RunConfig) -> Any:
     """The ``forecast`` flow with the task runner the config asks for."""
-    return forecast.with_options(
-        task_runner=ThreadPoolTaskRunner(max_workers=config.runner.max_workers)
-    )
+    return forecast.with_options(task_runner=task_runner(config))
