@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, help="override training.epochs")
     run.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
     run.add_argument("--workers", type=int, help="override runner.max_workers")
+    run.add_argument(
+        "--runner", choices=["threads", "processes", "dask"], help="override runner.kind"
+    )
     pred = sub.add_parser("predict", help="forecast the next days with a ticker's champion model")
     pred.add_argument("--ticker", required=True, help="symbol, e.g. AAPL")
     pred.add_argument("--horizon", type=int, help="days ahead (default: the champion's horizon)")
@@ -92,6 +95,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["data.source"] = args.source
     if args.workers is not None:
         out["runner.max_workers"] = args.workers
+    if args.runner:
+        out["runner.kind"] = args.runner
     return out
 
 

@@ -1,0 +1,39 @@
+"""The flow's task runner is chosen in config: Dask gives the same metrics as threads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pricecast.flows.forecast import with_runner
+
+from .conftest import small_config
+
+pytestmark = pytest.mark.slow
+
+
+def _metrics(kind: str, tmp_path) -> dict:
+    config = small_config(epochs=1).model_copy(update={"experiment": f"it-runner-{kind}"})
+    config.runner.kind = kind
+    config.runner.max_workers = 2
+    out = tmp_path / kind
+    state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    summary = json.loads((out / "summary.json").read_text())
+    return {t: info["models"] for t, info in summary["tickers"].items()}
+
+
+def test_dask_local_cluster_matches_threads(prefect_api, home, tmp_path):
+    threads = _metrics("threads", tmp_path)
+    dask = _metrics("dask", tmp_path)  # a 2-worker LocalCluster on 127.0.0.1
+    assert set(dask) == {"KO", "MSFT"}
+    for ticker, models in threads.items():
+        assert set(models) == {"rnn", "lstm", "gru", "persistence"}
+        for name, metrics in models.items():
+            for key, value in metrics.items():
+                assert dask[ticker][name][key] == pytest.approx(value, rel=1e-9), (
+                    ticker,
+                    name,
+                    key,
+                )
