@@ -14,6 +14,31 @@ from pricecast.tasks.dataset import PreparedData
 from pricecast.tasks.features import prices_from_targets
 
 
+def build_variant_model(
+    variant: VariantConfig,
+    training: TrainingConfig,
+    window: int,
+    n_features: int,
+    outputs: int,
+    mixed_precision: bool = False,
+) -> keras.Model:
+    """Build (seeded) the compiled model a variant describes, with ``outputs`` steps ahead."""
+    keras.utils.set_random_seed(training.seed)
+    return build_model(
+        variant.cell,
+        window=window,
+        n_features=n_features,
+        horizon=outputs,
+        units=variant.units,
+        layers=variant.layers,
+        dropout=variant.dropout,
+        bidirectional=variant.bidirectional,
+        learning_rate=training.learning_rate,
+        seed=training.seed,
+        mixed_precision=mixed_precision,
+    )
+
+
 def train_variant(
     data: PreparedData,
     variant: VariantConfig,
@@ -35,19 +60,8 @@ def train_variant(
     Returns:
         The trained model (best validation weights) and the fit result.
     """
-    keras.utils.set_random_seed(training.seed)
-    model = build_model(
-        variant.cell,
-        window=data.window,
-        n_features=len(data.features),
-        horizon=data.horizon,
-        units=variant.units,
-        layers=variant.layers,
-        dropout=variant.dropout,
-        bidirectional=variant.bidirectional,
-        learning_rate=training.learning_rate,
-        seed=training.seed,
-        mixed_precision=mixed_precision,
+    model = build_variant_model(
+        variant, training, data.window, len(data.features), data.horizon, mixed_precision
     )
     x_train, y_train = data.part("train")
     x_val, y_val = data.part("val")

@@ -460,8 +460,8 @@ def keras_model_fns(
     """
     import keras
 
-    from pricecast.models.recurrent import build_model
     from pricecast.models.training import fit, predict
+    from pricecast.models.variant import build_variant_model
 
     outputs = 1 if variant.strategy == "recursive" else horizon
 
@@ -470,19 +470,8 @@ def keras_model_fns(
     ) -> keras.Model:
         model = warm
         if model is None:
-            keras.utils.set_random_seed(training.seed)
-            model = build_model(
-                variant.cell,
-                window=window,
-                n_features=n_features,
-                horizon=outputs,
-                units=variant.units,
-                layers=variant.layers,
-                dropout=variant.dropout,
-                bidirectional=variant.bidirectional,
-                learning_rate=training.learning_rate,
-                seed=training.seed,
-                mixed_precision=mixed_precision,
+            model = build_variant_model(
+                variant, training, window, n_features, outputs, mixed_precision
             )
         epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
         fit(

@@ -7,6 +7,7 @@ no global state), so they are safe to draw from worker threads.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -16,6 +17,19 @@ from matplotlib.figure import Figure
 from pricecast.tasks.dataset import PreparedData
 
 BASELINE_STYLE = {"persistence": ":", "drift": "-.", "moving_average": "--"}
+
+
+def _finish(fig: Figure, ax: Any, title: str, legend_size: float | None = None) -> Figure:
+    """Title, price axis, grid, concise date ticks and legend."""
+    ax.set_title(title)
+    ax.set_ylabel("price")
+    ax.grid(alpha=0.3)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(loc="best", fontsize=legend_size)
+    fig.tight_layout()
+    return fig
 
 
 def forecast_figure(
@@ -54,15 +68,7 @@ def forecast_figure(
         )
     if len(actual):
         ax.axvline(actual.index[0], color="0.8", lw=1, ls="--")
-    ax.set_title(title)
-    ax.set_ylabel("price")
-    ax.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.legend(loc="best", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, legend_size=9)
 
 
 def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figure:
@@ -81,15 +87,7 @@ def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figur
         joined.index, joined.to_numpy(), color="tab:blue", lw=2, marker="o", ms=4, label="forecast"
     )
     ax.axvline(history.index[-1], color="0.7", lw=1, ls="--")
-    ax.set_title(title)
-    ax.set_ylabel("price")
-    ax.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.legend(loc="best")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title)
 
 
 def test_span_figure(
