@@ -270,11 +270,14 @@ class ChampionConfig(_Strict):
         register_winner: Register RNN winners in the MLflow Model Registry as
             ``price-forecaster-<TICKER>``; the ``champion`` alias moves only when the
             winner beats persistence and the current champion on the same backtest.
+        min_improvement: Relative margin the winner must clear over persistence and the
+            current champion (``0.01`` = 1 % lower metric); 0 = any improvement.
     """
 
     metric: Literal["mase", "rmse", "mae", "mape"] = "mase"
     h: Annotated[int, Field(ge=1)] = 1
     register_winner: bool = True
+    min_improvement: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 class RunnerConfig(_Strict):

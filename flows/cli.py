@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -85,6 +86,38 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class _NoTraceback(logging.Formatter):
+    """Format a record as ``inner`` does, leaving out the exception's traceback."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:  # noqa: D102
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def _quiet_console() -> None:
+    """Print Prefect's log lines without tracebacks (``--debug`` keeps them).
+
+    Only the console handlers change: the Prefect API (the UI's logs) keeps the tracebacks.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
+                handler.formatter, _NoTraceback
+            ):
+                handler.setFormatter(_NoTraceback(handler.formatter))
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if args.tickers:
@@ -116,8 +149,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         else outputs_root(home) / config.experiment / stamp
     )
 
+    # Before any work: an unwritable output folder or an unreachable MLflow server ends
+    # the command here, in one line naming the path or the URI.
+    from pricecast.flows import outputs, tracking
+
+    tracking.check_reachable(tracking.resolve_uri(home))
+    outputs.check_writable(out)
     from pricecast.flows.forecast import with_runner
 
+    if not args.debug:
+        _quiet_console()
     state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
@@ -144,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary["flow_run_id"]:
         print(f"Prefect:        flow run {summary['flow_run_id']} ({state.name})")
     if state.is_failed():
-        print(f"\nforecast: {state.message}", file=sys.stderr)
+        print(f"\nforecast: {_one_line(state.message or state.name, args.debug)}", file=sys.stderr)
         return 1
     return 0
 
@@ -220,15 +261,33 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as err:
         if args.debug:
             traceback.print_exc()
-        print(f"forecast: {err}", file=sys.stderr)
+        print(f"forecast: {_one_line(str(err), args.debug)}", file=sys.stderr)
         return err.code
     except Exception as err:  # noqa: BLE001 - one readable line unless --debug
         if args.debug:
             traceback.print_exc()
-        msg = str(err).strip() or type(err).__name__
+        config_error = type(err).__name__ == "ConfigError"
+        msg = _one_line(str(err), args.debug, every_line=config_error) or type(err).__name__
         print(f"forecast: error: {msg}", file=sys.stderr)
-        return 2 if type(err).__name__ == "ConfigError" else 1
+        return 2 if config_error else 1
     return 0
+
+
+def _one_line(text: str, debug: bool = False, every_line: bool = False) -> str:
+    """Say a (possibly multi-line) error in one line.
+
+    Args:
+        text: The message.
+        debug: Keep every line as it is (the traceback is shown too).
+        every_line: Join all lines with ``; `` (one per invalid config field) instead of
+            keeping the first and pointing to ``--debug``.
+    """
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
+    if debug or len(lines) <= 1:
+        return text.strip()
+    if every_line:
+        return "; ".join(lines)
+    return f"{lines[0]} (more with --debug)"
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ MLflow. A ticker that fails (no data, bad data) is marked failed in Prefect and 
 while the others complete; the flow's final state names the failed tickers and why.
 """
 
-
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -391,7 +390,7 @@ def choose_champion(
     exists, current, label = _score_current(
         tracker, ticker, prepared.prices, ref, rule.metric, rule.h
     )
-    decision = decide(summary, rule.metric, rule.h, current, label, exists)
+    decision = decide(summary, rule.metric, rule.h, current, label, exists, rule.min_improvement)
     version = None
     if decision.candidate and rule.register_winner:
         data = prepared.data

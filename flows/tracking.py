@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import tempfile
 import time
 import urllib.error
@@ -29,6 +30,11 @@ from matplotlib.figure import Figure
 from mlflow.entities import RunStatus
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+
+if sys.platform != "win32":
+    import fcntl
+else:  # pragma: no cover - no advisory locks; MLflow's own behaviour
+    fcntl = None
 
 KIND_TAG = "pricecast.kind"
 OWNER_TAG = "pricecast.owner"
@@ -73,11 +79,46 @@ class Tracker:
 
 
 def open_store(home: Path, uri: str | None = None) -> Tracker:
-    """Connect to the tracking store without choosing an experiment (registry access)."""
+    """Connect to the tracking store without choosing an experiment (registry access).
+
+    Raises:
+        TrackingUnavailableError: If the store cannot be reached, or a local sqlite store
+            does not exist (it is not created: nothing was tracked there yet).
+    """
     uri = uri or resolve_uri(home)
     check_reachable(uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise TrackingUnavailableError(
+            f"no MLflow store at {uri}: nothing was tracked there yet (run `forecast run` first)"
+        )
     mlflow.set_tracking_uri(uri)
+    try:
+        with _first_use_lock(uri):
+            MlflowClient(tracking_uri=uri)  # creates a new store's tables
+    except mlflow.exceptions.MlflowException as err:
+        raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
     return Tracker(uri, "", "", uri.startswith(("sqlite:", "file:")))
+
+
+@contextmanager
+def _first_use_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive file lock while a local sqlite store is opened.
+
+    MLflow creates and migrates a new sqlite store's tables without any lock: two
+    processes opening a fresh ``mlflow.db`` at once fail ("table ... already exists")
+    and can leave it half-migrated for good. Other stores are not locked.
+    """
+    if not uri.startswith("sqlite:///") or fcntl is None:
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(f"{db.name}.lock"), "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def default_uri(home: Path) -> str:
@@ -127,20 +168,25 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
     uri = uri or resolve_uri(home)
     check_reachable(uri)
     local = uri.startswith("sqlite:") or uri.startswith("file:")
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
+    location = (home / "mlartifacts" / name).resolve().as_uri() if local else None
     try:
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            location = (home / "mlartifacts" / name).resolve().as_uri() if local else None
-            exp_id = client.create_experiment(name, artifact_location=location)
-        elif exp.lifecycle_stage == "deleted":
+        with _first_use_lock(uri):
+            client = MlflowClient(tracking_uri=uri)  # creates a new store's tables
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                try:
+                    exp = client.get_experiment(
+                        client.create_experiment(name, artifact_location=location)
+                    )
+                except mlflow.exceptions.MlflowException:
+                    # Created by another process in the meantime (a tracking server).
+                    exp = client.get_experiment_by_name(name)
+                    if exp is None:
+                        raise
+        if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
-            exp_id = exp.experiment_id
-        else:
-            exp_id = exp.experiment_id
+        exp_id = exp.experiment_id
     except mlflow.exceptions.MlflowException as err:
         raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
     tracker = Tracker(uri, exp_id, name, local)

@@ -7,7 +7,6 @@ This is the unit that runs on GPU workers. The ``forecast`` flow calls it in-pro
 the child runs it leaves in MLflow.
 """
 
-
 import time
 from typing import Any
 

@@ -34,6 +34,7 @@ def decide(
     current: float | None = None,
     current_label: str = "the current champion",
     has_current: bool = False,
+    min_improvement: float = 0.0,
 ) -> Decision:
     """Apply the guard to a backtest summary.
 
@@ -50,6 +51,8 @@ def decide(
         current: The current champion's metric on the same backtest.
         current_label: How to name the current champion in the reason.
         has_current: Whether a champion exists at all.
+        min_improvement: Relative margin the winner must clear, e.g. ``0.01`` = at least
+            1 % lower than persistence and than the current champion.
     """
     best = champion(summary, metric, h)
 
@@ -65,9 +68,14 @@ def decide(
             f"({value(best):.4f}); no recurrent model beats it",
         )
     cand, pers = value(best), value("persistence")
-    if not cand < pers:
+    keep = 1.0 - min_improvement
+    margin = f" by {min_improvement:.1%}" if min_improvement else ""
+    if not cand < pers * keep:
         return Decision(
-            best, best, False, f"{best} {metric} {cand:.4f} does not beat persistence {pers:.4f}"
+            best,
+            best,
+            False,
+            f"{best} {metric} {cand:.4f} does not beat persistence {pers:.4f}{margin}",
         )
     if has_current and (current is None or not np.isfinite(current)):
         return Decision(
@@ -77,12 +85,12 @@ def decide(
             f"{best} beats persistence ({cand:.4f} < {pers:.4f}) but {current_label} could not "
             f"be scored on this backtest, so it is kept",
         )
-    if current is not None and not cand < current:
+    if current is not None and not cand < current * keep:
         return Decision(
             best,
             best,
             False,
-            f"{best} {metric} {cand:.4f} does not beat {current_label} ({current:.4f}) "
+            f"{best} {metric} {cand:.4f} does not beat {current_label} ({current:.4f}){margin} "
             f"on the same backtest",
         )
     against = f" and {current_label} ({current:.4f})" if current is not None else ""

@@ -65,3 +65,13 @@ def test_tie_with_persistence_is_not_promoted():
 def test_other_metric(metric):
     d = decide(_summary(rnn=0.4, persistence=0.5, drift=0.6, moving_average=0.7), metric=metric)
     assert d.best == "rnn" and d.promote
+
+
+def test_min_improvement_margin():
+    summary = _summary(rnn=0.995, persistence=1.0, drift=1.1, moving_average=1.5)
+    assert decide(summary).promote  # 0.5 % better: promoted with no margin
+    d = decide(summary, min_improvement=0.01)
+    assert not d.promote and "by 1.0%" in d.reason
+    assert decide(
+        _summary(rnn=0.98, persistence=1.0, drift=1.1, moving_average=1.5), min_improvement=0.01
+    ).promote
