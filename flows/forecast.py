@@ -25,7 +25,7 @@ from prefect.tasks import exponential_backoff
 
 from pricecast.configs.schema import DataConfig, RunConfig
 from pricecast.flows import outputs, tracking
-from pricecast.flows.home import cache_dir, confined, forecast_home, outputs_root
+from pricecast.flows.home import cache_dir, confined, forecast_home, run_output_dir
 from pricecast.flows.train import train
 from pricecast.models.forecaster import Forecaster, ForecastSpec
 from pricecast.tasks import sources
@@ -536,13 +536,12 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     logger = get_run_logger()
     started = time.perf_counter()
     home = forecast_home()
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(output_dir) if output_dir else outputs_root(home) / config.experiment / stamp
+    out = Path(output_dir) if output_dir else run_output_dir(home, config.experiment)
     outputs.check_writable(out)
     tracker = tracking.open_experiment(config.experiment, home)
     tags = _prefect_tags()
     config_data = config.model_dump(mode="json")
-    plan: dict[str, tuple[str, list[PrefectFuture], PrefectFuture]] = {}
+    plan: dict[str, tuple[str, list[PrefectFuture], PrefectFuture, PrefectFuture | None]] = {}
     for ticker in config.data.tickers:
         parent = tracking.start_ticker_run(tracker, ticker, config_data, tags)
         fetched = fetch_prices.submit(ticker, config.data, str(home))

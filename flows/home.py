@@ -11,6 +11,7 @@ Layout (created on first use, never at import)::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -30,6 +31,11 @@ def cache_dir(home: Path) -> Path:
 def outputs_root(home: Path) -> Path:
     """Parent folder of run outputs."""
     return home / "outputs"
+
+
+def run_output_dir(home: Path, experiment: str) -> Path:
+    """Default output folder of a run: ``outputs/<experiment>/<YYYYmmdd-HHMMSS>``."""
+    return outputs_root(home) / experiment / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 def confined(path: str | Path, *bases: Path) -> Path:
