@@ -5,14 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
 
-from pricecast.flows.home import forecast_home, outputs_root, prepare_environment
+from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir
 
 METRIC_COLUMNS = ("rmse", "mae", "mape", "mase", "directional_accuracy")
+
+# TensorFlow's native start-up lines: absl's preamble, its INFO records (oneDNN, CPU
+# features) and the CPU-feature line's continuation.
+_TF_STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+    r"|To enable the following instructions: )"
+)
 
 
 class CliError(Exception):
@@ -118,6 +129,31 @@ def _quiet_console() -> None:
                 handler.setFormatter(_NoTraceback(handler.formatter))
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its native start-up INFO lines kept off the terminal.
+
+    TensorFlow 2.21 logs them through absl before absl's logging is initialised, where
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach, so every command would print a few lines of
+    noise on stderr before its own. They are captured at the file-descriptor level; any
+    other line TensorFlow writes while importing (a warning, an error) is passed on.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not _TF_STARTUP_NOISE.match(line):
+                    sys.stderr.write(line)
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if args.tickers:
@@ -140,14 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pricecast.configs.loader import load_config
 
     config = load_config(args.config, _overrides(args))
-    import datetime as dt
-
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = (
-        Path(args.output).resolve()
-        if args.output
-        else outputs_root(home) / config.experiment / stamp
-    )
+    out = Path(args.output).resolve() if args.output else run_output_dir(home, config.experiment)
 
     # Before any work: an unwritable output folder or an unreachable MLflow server ends
     # the command here, in one line naming the path or the URI.
@@ -155,6 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     tracking.check_reachable(tracking.resolve_uri(home))
     outputs.check_writable(out)
+    _import_tensorflow_quietly()
     from pricecast.flows.forecast import with_runner
 
     if not args.debug:
@@ -201,6 +231,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.source:
         overrides["data.source"] = args.source
     config = load_config(args.config, overrides)
+    _import_tensorflow_quietly()
     from pricecast.flows.predict import NoChampionError, predict_ahead
 
     try:

@@ -7,6 +7,7 @@ while the others complete; the flow's final state names the failed tickers and w
 """
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,18 +87,37 @@ def download_yahoo(
         raise
 
 
+def _file_version(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return "absent"
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
+
+
 def _fetch_key(context: Any, parameters: dict[str, Any]) -> str:
+    """Cache key of a fetch: ticker, source, span, home and day.
+
+    A local file source (``csv``, ``cache``) adds the file's modification time and size,
+    so a file fixed or refreshed during the day is read again.
+    """
     data: DataConfig = parameters["data"]
+    ticker, home = parameters["ticker"], Path(parameters["home"])
     parts = [
-        parameters["ticker"],
+        ticker,
         data.source,
         str(data.start),
         str(data.end),
         str(data.csv_path),
-        parameters["home"],
+        str(home),
         dt.date.today().isoformat(),
     ]
-    return "prices-" + "-".join(parts)
+    if data.source == "csv" and data.csv_path:
+        parts.append(_file_version(sources.csv_path_for(data.csv_path, ticker, home)))
+    elif data.source == "cache":
+        parts.append(_file_version(sources.cache_file(cache_dir(home), ticker)))
+    # Hashed: the parts hold paths, and the key names a file in Prefect's result storage.
+    return f"prices-{ticker}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
 
 
 @task(

@@ -272,7 +272,9 @@ def read_cache(cache_dir: Path, ticker: str) -> tuple[pd.DataFrame, dt.date, dt.
     if not path.is_file():
         return None
     try:
-        table = pq.read_table(path)
+        # One read of the whole file: reading by path lets pyarrow open it twice (footer,
+        # then pages), and a writer's rename in between would mix two files.
+        table = pq.read_table(pa.BufferReader(path.read_bytes()))
         meta = table.schema.metadata or {}
         start = dt.date.fromisoformat(meta[b"pricecast.start"].decode())
         end = dt.date.fromisoformat(meta[b"pricecast.end"].decode())
@@ -316,9 +318,14 @@ def write_cache(
 
 
 def _clip(frame: pd.DataFrame, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
-    lo = pd.Timestamp(start) if start else None
-    hi = pd.Timestamp(end) if end else None
-    return frame.loc[lo:hi]
+    # A mask, not ``.loc[lo:hi]``: label slicing of an unsorted or duplicated index raises
+    # or picks rows by position; the order and duplicates are left to validation to report.
+    keep = np.ones(len(frame), dtype=bool)
+    if start:
+        keep &= frame.index >= pd.Timestamp(start)
+    if end:
+        keep &= frame.index <= pd.Timestamp(end)
+    return frame[keep]
 
 
 def _span_note(
@@ -415,14 +422,15 @@ def load_prices(
     except PriceSourceError as err:
         if source == "yfinance" or isinstance(err, NoPriceDataError):
             raise
-        notes.append(f"{err}; falling back")
+        why = str(err)
     else:
         first = start or frame.index.min().date()
         write_cache(cache_dir, ticker, frame, first, want_end)
         return served(frame, "yfinance")
 
+    # One line says why and what is served instead.
     if cached is not None:
-        notes.append(f"{ticker}: using the cache ({cached[1]}..{cached[2]})")
+        notes.append(f"{why}; falling back — {ticker}: using the cache ({cached[1]}..{cached[2]})")
         return served(cached[0], "cache")
-    notes.append(f"{ticker}: using the bundled sample")
+    notes.append(f"{why}; falling back — {ticker}: using the bundled sample")
     return served(read_sample(ticker), "sample")

@@ -1,4 +1,4 @@
-"""Real Prefect API (test harness), real MLflow stores, small configs on the bundled sample."""
+"""Real MLflow servers and small configs on the bundled sample (Prefect API: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,30 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from pricecast.configs.loader import parse_config
 from pricecast.configs.schema import RunConfig
-
-
-@pytest.fixture(scope="session")
-def prefect_api():
-    """A real Prefect API on a temporary sqlite database for the whole session."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """A fresh FORECAST_HOME with the default (sqlite) MLflow store."""
-    path = tmp_path / "home"
-    monkeypatch.setenv("FORECAST_HOME", str(path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return path
 
 
 def small_config(tickers=("KO", "MSFT"), epochs=2, **data) -> RunConfig:

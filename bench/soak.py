@@ -1,0 +1,278 @@
+"""Soak: consecutive ``forecast run`` invocations on one FORECAST_HOME with injected faults.
+
+Each run is a fresh ``forecast run`` process (tiny config, ``--epochs 1``) on a shared
+FORECAST_HOME. Before some runs a fault is injected, drawn from a fixed seed: a corrupt or
+truncated cache file, an unknown ticker, an unwritable output folder, a kill in the
+middle of training, a config typo, Yahoo down. Yahoo cannot be reached from here, so the
+runs import the ``yfinance`` stand-in of ``tests/reliability/standin`` (the bundled
+sample, shaped like yfinance 1.7; ``STANDIN_YAHOO=down`` makes it fail).
+
+After the runs and one final clean run it prints: runs, faults injected (by kind), runs
+completed, cache files that do not read back whole (must be 0) and MLflow runs left
+RUNNING (must be 0).
+
+    .venv/bin/python bench/soak.py [--runs 20] [--seed 7] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STANDIN = ROOT / "tests" / "reliability" / "standin"
+KINDS = (
+    "corrupt_cache",
+    "bad_ticker",
+    "unwritable_output",
+    "kill_mid_training",
+    "config_typo",
+    "yahoo_down",
+)
+CONFIG = {
+    "experiment": "soak",
+    "data": {
+        "tickers": ["KO"],
+        "source": "auto",
+        "start": "2019-06-03",
+        "end": "2020-03-31",
+        "retries": 1,
+        "retry_delay_seconds": 0.1,
+        "rate_limit_pause_seconds": 0.1,
+    },
+    "features": {"window": 5, "horizon": 1},
+    "split": {"test_fraction": 0.1, "val_fraction": 0.1},
+    "variants": [{"name": "rnn", "cell": "rnn", "units": 4}],
+    "training": {"epochs": 1, "batch_size": 64, "patience": 5000, "seed": 7},
+}
+
+
+def _env(home: Path, yahoo: str = "ok") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env.update(
+        FORECAST_HOME=str(home),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(STANDIN), os.environ.get("PYTHONPATH")])),
+        STANDIN_YAHOO=yahoo,
+    )
+    return env
+
+
+def _running_variants(db: Path) -> set[str]:
+    """Variant runs that are RUNNING and have logged an epoch (read-only sqlite)."""
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            rows = con.execute(
+                "SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                "WHERE r.status = 'RUNNING' AND t.key = 'pricecast.kind' "
+                "AND t.value = 'variant' AND EXISTS (SELECT 1 FROM metrics m "
+                "WHERE m.run_uuid = r.run_uuid AND m.key = 'loss')"
+            ).fetchall()
+    except sqlite3.Error:
+        return set()
+    return {r[0] for r in rows}
+
+
+def _run(exe: str, args: list[str], env: dict[str, str], kill_in_training: Path | None = None):
+    """Run ``forecast ARGS``; with ``kill_in_training`` (the MLflow db) SIGKILL it mid-training.
+
+    Returns:
+        ``(exit code, stderr text)``.
+    """
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [exe, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            if kill_in_training is not None:
+                stale = _running_variants(kill_in_training)  # left by an earlier kill
+                deadline = time.monotonic() + 300
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if _running_variants(kill_in_training) - stale:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        break
+                    time.sleep(0.3)
+            proc.wait(timeout=600)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        err.seek(0)
+        return proc.returncode, err.read()
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _corrupt_cache(cache: Path, rng: random.Random) -> str:
+    path = cache / "KO.parquet"
+    cache.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and rng.random() < 0.5:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        return "truncated"
+    path.write_bytes(b"PAR1 garbage, not a parquet file")
+    return "garbage"
+
+
+def _cache_damage(cache: Path) -> list[str]:
+    """Cache files that do not read back whole, and stray temporary files."""
+    from pricecast.tasks.sources import CorruptCacheError, read_cache
+
+    bad = []
+    for path in sorted(cache.glob("*")) if cache.is_dir() else []:
+        if path.suffix != ".parquet":
+            bad.append(f"{path.name} (stray file)")
+            continue
+        try:
+            read_cache(cache, path.stem)
+        except CorruptCacheError as err:
+            bad.append(f"{path.name} ({err})")
+    return bad
+
+
+def _running_runs(home: Path) -> tuple[int, int]:
+    """MLflow runs left RUNNING, and runs marked KILLED, over every experiment."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids, max_results=5000) if ids else []
+    status = Counter(r.info.status for r in runs)
+    return status["RUNNING"], status["KILLED"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None, help="kept (default: a temp dir)")
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="pricecast-soak-"))
+    work.mkdir(parents=True, exist_ok=True)
+    home = work / "home"
+    cache = home / "cache" / "prices"
+    db = home / "mlflow.db"
+    exe = shutil.which("forecast", path=str(Path(sys.executable).parent)) or "forecast"
+    good = work / "soak.yaml"
+    good.write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    typo = work / "typo.yaml"
+    broken = yaml.safe_load(good.read_text())
+    broken["training"]["epochz"] = broken["training"].pop("epochs")
+    typo.write_text(yaml.safe_dump(broken, sort_keys=False))
+    blocker = work / "a-file"
+    blocker.write_text("a regular file: nothing can be created below it\n")
+
+    rng = random.Random(args.seed)
+    n_faults = min(args.runs, round(args.runs * 0.6))
+    schedule: list[str | None] = [KINDS[i % len(KINDS)] for i in range(n_faults)]
+    schedule += [None] * (args.runs - n_faults)
+    rng.shuffle(schedule)
+
+    print(f"soak: {args.runs} runs, seed {args.seed}, FORECAST_HOME={home}")
+    print(f"{'#':>3}  {'fault':<18} {'exit':>4} {'secs':>6}  outcome")
+    rows = []
+    t_all = time.perf_counter()
+    for i, fault in enumerate([*schedule, "final"], start=1):
+        run_args = ["run", "--config", str(good), "--epochs", "1", "--output", str(work / f"o{i}")]
+        env, kill, note = _env(home), None, ""
+        if fault == "corrupt_cache":
+            note = f"cache {_corrupt_cache(cache, rng)}; "
+        elif fault == "bad_ticker":
+            run_args += ["--tickers", "KO", "ZZZZ"]
+        elif fault == "unwritable_output":
+            run_args[-1] = str(blocker / f"o{i}")
+        elif fault == "kill_mid_training":
+            run_args[4] = "5000"
+            kill = db
+        elif fault == "config_typo":
+            run_args[2] = str(typo)
+        elif fault == "yahoo_down":
+            env = _env(home, yahoo="down")
+        t0 = time.perf_counter()
+        code, err = _run(exe, run_args, env, kill)
+        secs = time.perf_counter() - t0
+        last = _last_line(err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        expected = {
+            None: code == 0,
+            "final": code == 0,
+            "corrupt_cache": code == 0,
+            "yahoo_down": code == 0,
+            "bad_ticker": code == 1 and "no price data for ZZZZ" in last,
+            "unwritable_output": code == 1 and len(lines) == 1 and str(blocker) in last,
+            "kill_mid_training": code == -signal.SIGKILL,
+            "config_typo": code == 2 and len(lines) == 1 and "training.epochz" in last,
+        }[fault]
+        summary = (work / f"o{i}" / "summary.json").is_file()
+        outcome = ("as expected" if expected else "UNEXPECTED") + f"; {note}"
+        outcome += f"summary {'written' if summary else 'absent'}"
+        if code not in (0, -signal.SIGKILL):
+            outcome += f"; stderr: {last[:110]}"
+        rows.append((fault, code, expected))
+        label = fault or "-"
+        print(f"{i:>3}  {label:<18} {code:>4} {secs:>6.1f}  {outcome}", flush=True)
+
+    damaged = _cache_damage(cache)
+    running, killed = _running_runs(home)
+    soak_rows = rows[:-1]
+    faults = Counter(f for f, _, _ in soak_rows if f)
+    print()
+    print(f"runs:                          {len(soak_rows)} (+1 final clean run)")
+    print(
+        f"faults injected:               {sum(faults.values())} ("
+        + ", ".join(f"{k} {faults[k]}" for k in KINDS if faults[k])
+        + ")"
+    )
+    print(f"runs completed (exit 0):       {sum(1 for _, c, _ in soak_rows if c == 0)}")
+    print(
+        f"runs ended as expected:        {sum(1 for *_, ok in soak_rows if ok)}/{len(soak_rows)}"
+        f"; final clean run {'ok' if rows[-1][2] else 'FAILED'}"
+    )
+    print(f"corrupted cache files after:   {len(damaged)} (must be 0) {'; '.join(damaged)}")
+    print(f"MLflow runs left RUNNING:      {running} (must be 0); marked KILLED: {killed}")
+    if damaged:
+        # Same-day reruns reuse Prefect's cached fetch result and never read the cache
+        # file; one run that refreshes Prefect's task cache shows whether it heals.
+        code, _ = _run(
+            exe,
+            ["run", "--config", str(good), "--epochs", "1", "--output", str(work / "refresh")],
+            {**_env(home), "PREFECT_TASKS_REFRESH_CACHE": "true"},
+        )
+        after = _cache_damage(cache)
+        print(
+            f"  after a run with PREFECT_TASKS_REFRESH_CACHE=true (exit {code}): "
+            f"{len(after)} corrupted"
+        )
+    print(f"wall time:                     {time.perf_counter() - t_all:.0f} s")
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    ok = all(ok for *_, ok in rows) and not damaged and running == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
