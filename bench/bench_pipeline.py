@@ -1,6 +1,7 @@
 """Time ``forecast run`` on a config end to end and per stage; print the figures.
 
     .venv/bin/python bench/bench_pipeline.py [--config configs/seed_fb.yaml] [--epochs N]
+    .venv/bin/python bench/bench_pipeline.py --compare-transforms   # level drift: RMSE by target
 
 Three measurements (the model work counted is training, evaluation and backtests):
 1. the pure stages in-process (load, validate+window, train per variant, evaluate), no
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def pure_stages(config_ref: str, epochs: int | None) -> dict:
+def pure_stages(config_ref: str, epochs: int | None, overrides: dict | None = None) -> dict:
     from pricecast.configs.loader import load_config
     from pricecast.models.variant import forecast_prices, train_variant
     from pricecast.tasks import sources
@@ -34,7 +35,8 @@ def pure_stages(config_ref: str, epochs: int | None) -> dict:
     from pricecast.tasks.evaluation import baseline_forecasts, score
     from pricecast.tasks.validate import validate_prices
 
-    cfg = load_config(config_ref, {"training.epochs": epochs} if epochs else None)
+    overrides = {**(overrides or {}), **({"training.epochs": epochs} if epochs else {})}
+    cfg = load_config(config_ref, overrides or None)
     out: dict = {"train": {}, "evaluate": {}, "rmse": {}, "epochs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for ticker in cfg.data.tickers:
@@ -101,7 +103,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/seed_fb.yaml")
     ap.add_argument("--epochs", type=int)
+    ap.add_argument(
+        "--compare-transforms",
+        action="store_true",
+        help="only the level-drift comparison: test RMSE per variant, log_return vs level",
+    )
     args = ap.parse_args()
+
+    if args.compare_transforms:
+        print(f"config {args.config}: test-span RMSE by features.target_transform")
+        for transform in ("log_return", "level"):
+            rmse = pure_stages(args.config, args.epochs, {"features.target_transform": transform})[
+                "rmse"
+            ]
+            print(f"   {transform:<11} " + "  ".join(f"{k} {v:.3f}" for k, v in rmse.items()))
+        return
 
     print(f"config {args.config}, epochs {args.epochs or 'from config'}, {os.cpu_count()} CPU(s)")
     stages = pure_stages(args.config, args.epochs)

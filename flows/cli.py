@@ -180,11 +180,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Before any work: an unwritable output folder or an unreachable MLflow server ends
     # the command here, in one line naming the path or the URI.
+    _import_tensorflow_quietly()
     from pricecast.flows import outputs, tracking
 
     tracking.check_reachable(tracking.resolve_uri(home))
     outputs.check_writable(out)
-    _import_tensorflow_quietly()
     from pricecast.flows.forecast import with_runner
 
     if not args.debug:
@@ -260,6 +260,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     overrides = {"training.dispatch": args.dispatch}
     nightly = load_config(args.config, overrides)
     on_demand = load_config(args.on_demand_config or args.config, overrides)
+    _import_tensorflow_quietly()
     from pricecast.flows import deploy
 
     result = deploy.deploy(

@@ -7,7 +7,6 @@ while the others complete; the flow's final state names the failed tickers and w
 """
 
 import datetime as dt
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,19 +64,29 @@ def _retry_if_unavailable(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+def _download_key(context: Any, parameters: dict[str, Any]) -> str:
+    """Cache key of a download: ticker, span and today's date."""
+    span = f"{parameters['start']}-{parameters['end']}"
+    return f"yahoo-{parameters['ticker']}-{span}-{dt.date.today().isoformat()}"
+
+
 @task(
     name="download-yahoo",
     retries=2,
     retry_delay_seconds=exponential_backoff(backoff_factor=1.0),
     retry_condition_fn=_retry_if_unavailable,
-    cache_policy=NO_CACHE,
+    cache_key_fn=_download_key,
+    cache_expiration=dt.timedelta(days=1),
+    persist_result=True,
 )
 def download_yahoo(
     ticker: str, start: dt.date | None, end: dt.date | None, rate_limit_pause: float = 0.0
 ) -> pd.DataFrame:
     """Download from Yahoo (the only network call; retried with exponential backoff).
 
-    A rate-limit answer waits ``rate_limit_pause`` seconds more before the retry.
+    A rate-limit answer waits ``rate_limit_pause`` seconds more before the retry. A
+    successful download is cached by Prefect for the day (ticker, span, date); failures
+    are not.
     """
     try:
         return sources.download_yahoo(ticker, start, end)
@@ -87,48 +96,13 @@ def download_yahoo(
         raise
 
 
-def _file_version(path: Path) -> str:
-    try:
-        stat = path.stat()
-    except OSError:
-        return "absent"
-    return f"{stat.st_mtime_ns}:{stat.st_size}"
-
-
-def _fetch_key(context: Any, parameters: dict[str, Any]) -> str:
-    """Cache key of a fetch: ticker, source, span, home and day.
-
-    A local file source (``csv``, ``cache``) adds the file's modification time and size,
-    so a file fixed or refreshed during the day is read again.
-    """
-    data: DataConfig = parameters["data"]
-    ticker, home = parameters["ticker"], Path(parameters["home"])
-    parts = [
-        ticker,
-        data.source,
-        str(data.start),
-        str(data.end),
-        str(data.csv_path),
-        str(home),
-        dt.date.today().isoformat(),
-    ]
-    if data.source == "csv" and data.csv_path:
-        parts.append(_file_version(sources.csv_path_for(data.csv_path, ticker, home)))
-    elif data.source == "cache":
-        parts.append(_file_version(sources.cache_file(cache_dir(home), ticker)))
-    # Hashed: the parts hold paths, and the key names a file in Prefect's result storage.
-    return f"prices-{ticker}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
-
-
-@task(
-    name="fetch-prices",
-    task_run_name="fetch-{ticker}",
-    cache_key_fn=_fetch_key,
-    cache_expiration=dt.timedelta(days=1),
-    persist_result=True,
-)
+@task(name="fetch-prices", task_run_name="fetch-{ticker}", cache_policy=NO_CACHE)
 def fetch_prices(ticker: str, data: DataConfig, home: str) -> sources.LoadedPrices:
-    """Load one ticker's prices (cached per ticker, span, source and day)."""
+    """Load one ticker's prices from the configured source.
+
+    Not cached itself: local files (the parquet cache, a CSV) are read on every run, so
+    a file repaired or corrupted since the last run is seen. Only the download is cached.
+    """
     logger = get_run_logger()
     base = Path(home)
     downloader = download_yahoo.with_options(

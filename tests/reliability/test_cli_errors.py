@@ -192,6 +192,18 @@ def test_unwritable_output_is_one_line_naming_the_path(prefect_api, home, tmp_pa
         out.parent.chmod(0o700)
 
 
+def test_unwritable_output_through_the_command(tmp_path):
+    """In a fresh process too (TensorFlow's start-up lines must not reach stderr)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("nothing can be created below a regular file\n")
+    config = write_yaml(tmp_path / "c.yaml", tiny_dict())
+    out = blocker / "out"
+    proc = run_cli(["run", "--config", str(config), "--output", str(out)], cli_env(tmp_path / "h"))
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == f"forecast: error: cannot write to {out}: Not a directory"
+    assert proc.stdout == ""
+
+
 # --------------------------------------------------------------------------- row 14
 
 
