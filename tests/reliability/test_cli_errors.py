@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from pathlib import Path
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from pricecast.flows.cli import main
 from pricecast.flows.forecast import forecast
@@ -135,26 +136,27 @@ def test_unreachable_mlflow_fails_fast_naming_the_uri(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     config = write_yaml(tmp_path / "c.yaml", tiny_dict(epochs=50))
 
-    t0 = time.perf_counter()
     code, out, err = _cli(capsys, "run", "--config", str(config), "--output", str(tmp_path / "o"))
-    seconds = time.perf_counter() - t0
     assert code == 1
     line = one_line_error(err)
     assert line.startswith(f"forecast: error: MLflow tracking server unreachable at {uri}")
-    assert seconds < 5, seconds
     assert not (tmp_path / "o").exists()
     _nothing_done(home)
 
     # The flow itself (a deployment run, the Prefect UI) checks too, before any task.
-    t0 = time.perf_counter()
     state = forecast(
         config=tiny_config(epochs=50), output_dir=str(tmp_path / "o2"), return_state=True
     )
-    seconds = time.perf_counter() - t0
     assert state.is_failed()
     assert f"MLflow tracking server unreachable at {uri}" in state.message
-    assert seconds < 10, seconds
     assert not (tmp_path / "o2" / "summary.json").exists()
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    assert tasks == []  # no fetch, no training: it failed at the start
 
 
 # --------------------------------------------------------------------------- row 13
