@@ -50,14 +50,11 @@ def main() -> None:
     config["data"].update({"tickers": TICKERS, "source": "sample", "start": "2016-01-01"})
     config["training"]["epochs"] = args.epochs
     config.pop("backtest", None)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, dir=ROOT) as fh:
-        yaml.safe_dump(config, fh)
-        path = Path(fh.name)
-    try:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "runners.yaml"
+        path.write_text(yaml.safe_dump(config))
         print(f"{len(TICKERS)} tickers × 3 variants, {args.epochs} epochs, {os.cpu_count()} CPU(s)")
         results = {kind: run(kind, path, args.workers) for kind in ("threads", "dask")}
-    finally:
-        path.unlink()
     for kind, r in results.items():
         print(
             f"  {kind:<8} workers {args.workers}: wall {r['wall']:7.1f} s, flow {r['flow']:7.1f} s"

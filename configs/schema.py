@@ -287,7 +287,8 @@ class RunnerConfig(_Strict):
         kind: ``threads`` (default), ``processes`` (one process per task), or ``dask``
             (``prefect-dask``: an existing cluster at ``dask_address``, or a local
             cluster of ``max_workers`` worker processes).
-        max_workers: Threads, processes or local Dask workers.
+        max_workers: Threads, processes or local Dask workers; also how many variants
+            of one ticker the in-process ``train`` flow trains at once.
         dask_address: Scheduler address of an existing Dask cluster
             (``tcp://host:8786``); ``None`` starts a local cluster on 127.0.0.1.
     """

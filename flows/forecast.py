@@ -223,7 +223,9 @@ def train_ticker(
                 f"{config.training.dispatch_timeout_seconds:.0f}s"
             )
     else:
-        state = train(**params, return_state=True)
+        # Variants (and their backtests) run on threads, as many at once as the config allows.
+        runner = ThreadPoolTaskRunner(max_workers=config.runner.max_workers)
+        state = train.with_options(task_runner=runner)(**params, return_state=True)
     logger.info(
         f"{ticker}: training ended {state.name}" + (f": {state.message}" if state.message else "")
     )
