@@ -7,6 +7,7 @@ while the others complete; the flow's final state names the failed tickers and w
 """
 
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,9 +66,15 @@ def _retry_if_unavailable(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def _download_key(context: Any, parameters: dict[str, Any]) -> str:
-    """Cache key of a download: ticker, span and today's date."""
-    span = f"{parameters['start']}-{parameters['end']}"
-    return f"yahoo-{parameters['ticker']}-{span}-{dt.date.today().isoformat()}"
+    """Cache key of a download: FORECAST_HOME, ticker, span and today's date.
+
+    The home is part of it so that each installation (and each test's home) fills its
+    own price cache from its own downloads. Hashed: the home is a path, and the key
+    names a file in Prefect's result storage.
+    """
+    parts = (forecast_home(), parameters["ticker"], parameters["start"], parameters["end"])
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+    return f"yahoo-{parameters['ticker']}-{dt.date.today().isoformat()}-{digest}"
 
 
 @task(

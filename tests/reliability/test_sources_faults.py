@@ -78,6 +78,33 @@ def test_unknown_ticker_fails_alone(prefect_api, home, tmp_path, yahoo):
     assert "no price data for XYZ" in parents["XYZ"].data.tags["error"]
 
 
+def test_a_download_is_asked_for_once_a_day_per_home(
+    prefect_api, home, tmp_path, yahoo, monkeypatch
+):
+    standin = yahoo(yahoo_like)
+    config = tiny_config(("KO",), source="auto", experiment="rel-daily")
+    state, summary = _run(config, tmp_path / "out1")
+    assert state.is_completed(), state.message
+    assert summary["tickers"]["KO"]["source"] == "yfinance"
+    assert len(standin.calls_for("KO")) == 1
+
+    # The price cache is gone: Prefect's cached download of today refills it, Yahoo is
+    # not asked again.
+    cache = home / "cache" / "prices"
+    sources.cache_file(cache, "KO").unlink()
+    state, summary = _run(config, tmp_path / "out2")
+    assert state.is_completed(), state.message
+    assert summary["tickers"]["KO"]["source"] == "yfinance"
+    assert len(standin.calls_for("KO")) == 1
+    assert sources.read_cache(cache, "KO") is not None
+
+    # Another FORECAST_HOME downloads for itself.
+    monkeypatch.setenv("FORECAST_HOME", str(tmp_path / "other"))
+    state, _ = _run(config, tmp_path / "out3")
+    assert state.is_completed(), state.message
+    assert len(standin.calls_for("KO")) == 2
+
+
 # --------------------------------------------------------------------------- row 2
 
 
