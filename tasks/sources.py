@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,8 +121,25 @@ def normalize_yahoo(raw: pd.DataFrame, ticker: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- Yahoo
 
 
+YAHOO_HOST = "query2.finance.yahoo.com"
+
+
+def yahoo_reachable(timeout: float = 3.0) -> bool:
+    """Whether Yahoo's API host resolves and accepts a TCP connection on port 443."""
+    try:
+        with socket.create_connection((YAHOO_HOST, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def download_yahoo(
-    ticker: str, start: dt.date | None, end: dt.date | None, *, yf_module: object | None = None
+    ticker: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    yf_module: object | None = None,
+    reachable: Callable[[], bool] = yahoo_reachable,
 ) -> pd.DataFrame:
     """Download daily prices from Yahoo Finance with yfinance.
 
@@ -134,6 +152,9 @@ def download_yahoo(
         start: First date (inclusive) or ``None`` for all history.
         end: Last date (inclusive) or ``None`` for today.
         yf_module: The ``yfinance`` module or a stand-in with the same ``Ticker`` API.
+        reachable: Asked when yfinance answers "no timezone found": yfinance gives that
+            answer both for an unknown symbol and, after a first network error in the
+            process, for every symbol while Yahoo cannot be reached.
 
     Returns:
         The normalised frame (never empty).
@@ -161,10 +182,20 @@ def download_yahoo(
     except Exception as err:  # yfinance raises its own YF* errors and requests' errors
         name = type(err).__name__
         text = str(err).strip().splitlines()[0] if str(err).strip() else name
+        if "TzMissing" in name and not reachable():
+            raise SourceUnavailableError(
+                f"{ticker}: Yahoo unreachable ({YAHOO_HOST}:443 does not answer; "
+                f"yfinance said: {text})"
+            ) from err
         if "PricesMissing" in name or "TzMissing" in name or "TickerMissing" in name:
             raise NoPriceDataError(f"no price data for {ticker} (source yfinance): {text}") from err
         if "RateLimit" in name:
             raise RateLimitedError(f"{ticker}: Yahoo rate limit ({text})") from err
+        if name == "ImpersonateError":
+            raise SourceUnavailableError(
+                f"{ticker}: Yahoo unreachable: curl_cffi cannot impersonate a browser ({text}); "
+                "it was loaded after TensorFlow — import pricecast before tensorflow"
+            ) from err
         raise SourceUnavailableError(f"{ticker}: Yahoo unreachable ({name}: {text})") from err
     if raw is None or len(raw) == 0:
         raise NoPriceDataError(f"no price data for {ticker} (source yfinance): empty response")

@@ -190,16 +190,61 @@ def test_download_yahoo_rate_limit_is_source_unavailable():
 def test_download_yahoo_missing_prices_is_no_data(err):
     fake = FakeYF(_raiser(err))
     with pytest.raises(NoPriceDataError) as info:
-        download_yahoo("XYZ", dt.date(2020, 1, 1), dt.date(2020, 2, 1), yf_module=fake)
+        download_yahoo(
+            "XYZ",
+            dt.date(2020, 1, 1),
+            dt.date(2020, 2, 1),
+            yf_module=fake,
+            reachable=lambda: True,
+        )
     assert not isinstance(info.value, SourceUnavailableError)
     assert str(info.value).startswith("no price data for XYZ (source yfinance)")
     assert info.value.__cause__ is err
+
+
+def test_download_yahoo_no_timezone_while_offline_is_source_unavailable():
+    # What yfinance 1.7 answers for every symbol after a first DNS error in the process.
+    err = YFTzMissingError("KO")
+    fake = FakeYF(_raiser(err))
+    asked = []
+    with pytest.raises(SourceUnavailableError) as info:
+        download_yahoo("KO", None, None, yf_module=fake, reachable=lambda: asked.append(1))
+    assert asked == [1]
+    assert str(info.value) == (
+        "KO: Yahoo unreachable (query2.finance.yahoo.com:443 does not answer; "
+        "yfinance said: $KO: possibly delisted; no timezone found)"
+    )
+    # Missing prices come with an answer from Yahoo: no need to ask.
+    fake = FakeYF(_raiser(YFPricesMissingError("KO", "(1d)")))
+    with pytest.raises(NoPriceDataError):
+        download_yahoo("KO", None, None, yf_module=fake, reachable=lambda: asked.append(2))
+    assert asked == [1]
+
+
+def test_yahoo_reachable_is_false_without_a_connection(monkeypatch):
+    def refuse(address, timeout):
+        assert address == ("query2.finance.yahoo.com", 443) and timeout == 3.0
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(sources.socket, "create_connection", refuse)
+    assert sources.yahoo_reachable() is False
 
 
 def test_download_yahoo_network_error_is_source_unavailable():
     fake = FakeYF(_raiser(ConnectionError("Failed to resolve 'query2.finance.yahoo.com'")))
     with pytest.raises(SourceUnavailableError, match="XYZ: Yahoo unreachable"):
         download_yahoo("XYZ", None, None, yf_module=fake)
+
+
+def test_download_yahoo_broken_impersonation_names_the_cause():
+    class ImpersonateError(Exception):  # curl_cffi's, as raised once TensorFlow came first
+        pass
+
+    fake = FakeYF(_raiser(ImpersonateError("Impersonating chrome150 is not supported")))
+    with pytest.raises(SourceUnavailableError) as err:
+        download_yahoo("XYZ", None, None, yf_module=fake)
+    assert "XYZ: Yahoo unreachable: curl_cffi cannot impersonate a browser" in str(err.value)
+    assert "import pricecast before tensorflow" in str(err.value)
 
 
 # --------------------------------------------------------------------------- normalize_yahoo
