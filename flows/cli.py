@@ -280,6 +280,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console command."""
     args = _parser().parse_args(argv)
+    if not args.debug:
+        # yfinance logs every failed cookie/crumb/ticker request; the pipeline says once
+        # per ticker why Yahoo was not used and what it served instead.
+        logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     try:
         if args.command == "run":
             return cmd_run(args)
