@@ -92,7 +92,7 @@ def download_yahoo(
     """Download from Yahoo (the only network call; retried with exponential backoff).
 
     A rate-limit answer waits ``rate_limit_pause`` seconds more before the retry. A
-    successful download is cached by Prefect for the day (ticker, span, date); failures
+    successful download is cached by Prefect for the day (home, ticker, span); failures
     are not.
     """
     try:
