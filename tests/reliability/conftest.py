@@ -5,6 +5,7 @@ The Prefect API and ``home`` fixtures come from ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import shutil
@@ -28,8 +29,6 @@ from pricecast.configs.schema import RunConfig
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN_PATH = Path(__file__).resolve().parent / "standin"
 """Folder holding a ``yfinance`` stand-in package, put first on PYTHONPATH of subprocesses."""
-
-YAHOO_COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 
 
 # --------------------------------------------------------------------------- Prefect & homes
@@ -93,18 +92,22 @@ def sample_csv_frame(ticker: str) -> pd.DataFrame:
         return pd.read_csv(path)
 
 
-def yahoo_history(ticker: str, start: str | None = None, end: str | None = None) -> pd.DataFrame:
-    """Sample rows shaped like yfinance 1.7's ``Ticker.history(auto_adjust=False)``.
+def _load_standin() -> Any:
+    """The subprocess stand-in package, loaded under its own name (not as ``yfinance``)."""
+    spec = importlib.util.spec_from_file_location(
+        "pricecast_yahoo_standin", STANDIN_PATH / "yfinance" / "__init__.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    Flat columns ``Open, High, Low, Close, Adj Close, Volume`` (``Volume`` int64) and a
-    tz-aware index named ``Date`` (America/New_York).
-    """
-    raw = sample_csv_frame(ticker).dropna()
-    raw["Date"] = pd.to_datetime(raw["Date"], format="%Y-%m-%d")
-    frame = raw.set_index("Date").loc[start:end, YAHOO_COLUMNS].astype({"Volume": "int64"})
-    frame.index = pd.DatetimeIndex(frame.index).tz_localize("America/New_York")
-    frame.index.name = "Date"
-    return frame
+
+STANDIN = _load_standin()
+
+
+def yahoo_history(ticker: str, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    """Sample rows shaped like yfinance 1.7's ``Ticker.history(auto_adjust=False)``."""
+    return STANDIN.history_frame(ticker).loc[start:end]
 
 
 # --------------------------------------------------------------------------- yfinance stand-in
@@ -150,20 +153,8 @@ class YahooStandIn:
 
 
 def yahoo_like(symbol: str, kwargs: dict, n: int = 1) -> pd.DataFrame:
-    """Answer like Yahoo from the bundled sample: ``start`` inclusive, ``end`` exclusive."""
-    from yfinance.exceptions import YFPricesMissingError
-
-    try:
-        frame = yahoo_history(symbol)
-    except FileNotFoundError:
-        raise YFPricesMissingError(symbol, "(1d) possibly delisted; no price data found") from None
-    if kwargs.get("period") == "max":
-        return frame
-    days = frame.index.tz_localize(None)
-    keep = (days >= pd.Timestamp(kwargs["start"])) & (days < pd.Timestamp(kwargs["end"]))
-    if not keep.any():
-        raise YFPricesMissingError(symbol, f"(1d {kwargs['start']} -> {kwargs['end']})")
-    return frame[keep]
+    """Answer like Yahoo from the bundled sample (the subprocess stand-in's answer)."""
+    return STANDIN.answer(symbol, kwargs.get("period"), kwargs.get("start"), kwargs.get("end"))
 
 
 @pytest.fixture

@@ -35,7 +35,13 @@ class DNSError(ConnectionError):
     """What curl_cffi raises when the host cannot be resolved."""
 
 
-def _history(symbol: str) -> pd.DataFrame:
+def history_frame(symbol: str) -> pd.DataFrame:
+    """A bundled sample shaped like yfinance 1.7's ``Ticker.history(auto_adjust=False)``.
+
+    Flat columns ``Open, High, Low, Close, Adj Close, Volume`` (``Volume`` int64) and a
+    tz-aware index named ``Date`` (America/New_York); an unknown symbol raises
+    ``YFPricesMissingError``.
+    """
     res = resources.files("pricecast.sample") / f"{symbol}.csv"
     if "_" in symbol or not res.is_file():
         raise YFPricesMissingError(symbol, "(1d)")
@@ -47,6 +53,18 @@ def _history(symbol: str) -> pd.DataFrame:
     frame.index = pd.DatetimeIndex(frame.index).tz_localize("America/New_York")
     frame.index.name = "Date"
     return frame
+
+
+def answer(symbol: str, period: str | None, start: str | None, end: str | None) -> pd.DataFrame:
+    """Answer like Yahoo from the bundled sample: ``start`` inclusive, ``end`` exclusive."""
+    frame = history_frame(symbol)
+    if period == "max":
+        return frame
+    days = frame.index.tz_localize(None)
+    keep = (days >= pd.Timestamp(start)) & (days < pd.Timestamp(end))
+    if not keep.any():
+        raise YFPricesMissingError(symbol, f"(1d {start} -> {end})")
+    return frame[keep]
 
 
 class Ticker:
@@ -63,11 +81,4 @@ class Ticker:
             raise DNSError("Failed to perform, curl: (6) Could not resolve host: query2.finance")
         if mode == "ratelimit":
             raise YFRateLimitError()
-        frame = _history(self.ticker)
-        if period == "max":
-            return frame
-        days = frame.index.tz_localize(None)
-        keep = (days >= pd.Timestamp(start)) & (days < pd.Timestamp(end))
-        if not keep.any():
-            raise YFPricesMissingError(self.ticker, f"(1d {start} -> {end})")
-        return frame[keep]
+        return answer(self.ticker, period, start, end)
