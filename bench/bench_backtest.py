@@ -60,7 +60,7 @@ class Timed:
 
 
 def load(ticker: str, rows: int | None = None):
-    from pricecast.tasks.sources import read_sample
+    from pricecast.stores.price_files import read_sample
     from pricecast.tasks.validate import validate_prices
 
     frame = validate_prices(read_sample(ticker), ticker).frame

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def pure_stages(config_ref: str, epochs: int | None, overrides: dict | None = None) -> dict:
     from pricecast.configs.loader import load_config
     from pricecast.models.variant import forecast_prices, train_variant
-    from pricecast.tasks import sources
+    from pricecast.stores import prices
     from pricecast.tasks.dataset import prepare
     from pricecast.tasks.evaluation import baseline_forecasts, score
     from pricecast.tasks.validate import validate_prices
@@ -41,7 +41,7 @@ def pure_stages(config_ref: str, epochs: int | None, overrides: dict | None = No
     with tempfile.TemporaryDirectory() as tmp:
         for ticker in cfg.data.tickers:
             t0 = time.perf_counter()
-            loaded = sources.load_prices(
+            loaded = prices.load_prices(
                 ticker, cfg.data.start, cfg.data.end, cfg.data.source, cache_dir=Path(tmp)
             )
             out["load"] = time.perf_counter() - t0

@@ -139,7 +139,8 @@ def _corrupt_cache(cache: Path, rng: random.Random) -> str:
 
 def _cache_damage(cache: Path) -> list[str]:
     """Cache files that do not read back whole, and stray temporary files."""
-    from pricecast.tasks.sources import CorruptCacheError, read_cache
+    from pricecast.stores.price_files import read_cache
+    from pricecast.stores.price_format import CorruptCacheError
 
     bad = []
     for path in sorted(cache.glob("*")) if cache.is_dir() else []:

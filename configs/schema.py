@@ -341,8 +341,8 @@ class RunConfig(_Strict):
             )
         if s.test_start and d.end and s.test_start > d.end:
             raise ValueError(f"split.test_start ({s.test_start}) is after data.end ({d.end})")
-        if s.test_start and (s.test_end or d.end):
-            last = s.test_end or d.end
+        last = s.test_end or d.end
+        if s.test_start and last:
             # Business days in the test span bound how many targets it can hold.
             bdays = len(_bdays(s.test_start, last))
             if bdays < self.features.horizon:

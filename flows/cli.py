@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir
+from pricecast.flows.summary import BacktestFailure, BacktestSummary, RunSummary
 
 METRIC_COLUMNS = ("rmse", "mae", "mape", "mase", "directional_accuracy")
 
@@ -72,27 +72,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def format_table(summary: dict[str, Any]) -> str:
-    """Render the per-ticker metrics (variants and baselines) as a text table."""
+def format_table(summary: RunSummary) -> str:
+    """Render the summary's rows (variants and baselines) as a text table, with notes."""
     head = f"{'ticker':<8} {'model':<16} " + " ".join(f"{c[:10]:>10}" for c in METRIC_COLUMNS)
     lines = [head, "-" * len(head)]
-    for ticker, info in summary.get("tickers", {}).items():
-        for name, m in info["models"].items():
-            values = " ".join(f"{m[c]:>10.4f}" for c in METRIC_COLUMNS)
-            lines.append(f"{ticker:<8} {name:<16} {values}")
-        lines.append(f"{'':<8} source: {info['source']}; test {' .. '.join(info['test_span'])}")
-        bt = info.get("backtest")
-        if bt and "models" in bt:
-            mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt["models"].items())
-            lines.append(f"{'':<8} backtest {bt['n_origins']} origins, MASE h=1: {mase}")
+    rows = summary.rows()
+    for ticker, info in summary.tickers.items():
+        for row in rows:
+            if row["ticker"] == ticker and row["model"] in info.models:
+                values = " ".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
+                lines.append(f"{ticker:<8} {row['model']:<16} {values}")
+        lines.append(f"{'':<8} source: {info.source}; test {' .. '.join(info.test_span)}")
+        bt = info.backtest
+        if isinstance(bt, BacktestSummary):
+            mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt.models.items())
+            lines.append(f"{'':<8} backtest {bt.n_origins} origins, MASE h=1: {mase}")
             lines.append(
-                f"{'':<8} best: {bt['champion']} — "
-                + ("promoted to @champion" if bt["promoted"] else "not promoted")
-                + f": {bt['decision']}"
+                f"{'':<8} best: {bt.best_model} — "
+                + ("promoted to @champion" if bt.promoted else "not promoted")
+                + f": {bt.decision}"
             )
-        elif bt:
-            lines.append(f"{'':<8} backtest failed: {bt['error']}")
-    for ticker, why in summary.get("failed", {}).items():
+        elif isinstance(bt, BacktestFailure):
+            lines.append(f"{'':<8} backtest failed: {bt.error}")
+    for ticker, why in summary.failed.items():
         lines.append(f"{ticker:<8} FAILED: {why}")
     return "\n".join(lines)
 
@@ -181,9 +183,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Before any work: an unwritable output folder or an unreachable MLflow server ends
     # the command here, in one line naming the path or the URI.
     _import_tensorflow_quietly()
-    from pricecast.flows import outputs, tracking
+    from pricecast.stores import outputs
+    from pricecast.stores.tracking import store
 
-    tracking.check_reachable(tracking.resolve_uri(home))
+    store.check_reachable(store.resolve_uri(home))
     outputs.check_writable(out)
     from pricecast.flows.forecast import with_runner
 
@@ -193,27 +196,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary_path = out / "summary.json"
     if not summary_path.is_file():
         raise CliError(f"flow ended {state.name} before writing a summary: {state.message}")
-    summary = json.loads(summary_path.read_text())
+    summary = RunSummary.model_validate_json(summary_path.read_text())
     print()
     print(format_table(summary))
     print()
     print(f"summary:        {summary_path}")
     print(f"outputs:        {out}")
     print(
-        f"MLflow:         experiment {summary['experiment']!r} "
-        f"(id {summary['experiment_id']}) at {summary['tracking_uri']}"
+        f"MLflow:         experiment {summary.experiment!r} "
+        f"(id {summary.experiment_id}) at {summary.tracking_uri}"
     )
-    for ticker, info in summary["tickers"].items():
-        runs = info["mlflow"]
-        children = ", ".join(f"{k}={v}" for k, v in runs["runs"].items())
-        print(f"  {ticker}: parent run {runs['parent_run_id']}; {children}")
-    uri = summary["tracking_uri"]
+    for ticker, info in summary.tickers.items():
+        runs = info.mlflow
+        children = ", ".join(f"{k}={v}" for k, v in runs.runs.items())
+        print(f"  {ticker}: parent run {runs.parent_run_id}; {children}")
+    uri = summary.tracking_uri
     if uri.startswith("sqlite:"):
         print(f"browse:         mlflow ui --backend-store-uri {uri}")
     else:
         print(f"browse:         {uri}")
-    if summary["flow_run_id"]:
-        print(f"Prefect:        flow run {summary['flow_run_id']} ({state.name})")
+    if summary.flow_run_id:
+        print(f"Prefect:        flow run {summary.flow_run_id} ({state.name})")
     if state.is_failed():
         print(f"\nforecast: {_one_line(state.message or state.name, args.debug)}", file=sys.stderr)
         return 1

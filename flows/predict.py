@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from pricecast.configs.schema import DataConfig
-from pricecast.flows import outputs, tracking
 from pricecast.flows.home import cache_dir, confined, forecast_home
-from pricecast.tasks import sources
+from pricecast.stores import outputs
+from pricecast.stores.prices import csv_path_for, load_prices
+from pricecast.stores.tracking import registry, store
 from pricecast.tasks.plots import outlook_figure
 from pricecast.tasks.validate import validate_prices
 
@@ -57,23 +58,26 @@ def predict_ahead(
         NoChampionError: If the ticker has no champion yet.
     """
     home = home or forecast_home()
-    store = tracking.open_store(home)
-    version = tracking.champion_version(store, ticker)
+    tracker = store.open_store(home)
+    store.use_store(tracker)  # the entry point of `forecast predict`
+    version = registry.champion_version(tracker, ticker)
     if version is None:
         raise NoChampionError(
-            f"no champion model for {ticker} in {store.uri} "
-            f"(registered model {tracking.registry_name(ticker)!r} has no @champion alias); "
+            f"no champion model for {ticker} in {tracker.uri} "
+            f"(registered model {registry.registry_name(ticker)!r} has no @champion alias); "
             f"run `forecast run` with backtest enabled first"
         )
-    forecaster = tracking.load_champion(store, ticker)
-    loaded = sources.load_prices(
+    forecaster = registry.load_champion(tracker, ticker)
+    if forecaster is None:  # the alias was removed in the meantime
+        raise NoChampionError(f"no champion model for {ticker} in {tracker.uri}")
+    loaded = load_prices(
         ticker,
         None,
         None,
         data.source,
         cache_dir=cache_dir(home),
         csv_path=(
-            confined(sources.csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
+            confined(csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
             if data.csv_path
             else None
         ),

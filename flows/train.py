@@ -1,178 +1,167 @@
-"""The ``train`` flow: train every variant of one ticker and log each to MLflow.
+"""The ``train`` flow: train and backtest every variant of one ticker (the GPU-pool unit).
 
-This is the unit that runs on GPU workers. The ``forecast`` flow calls it in-process
-(default) or submits it to the ``train`` deployment on a ``gpu`` work pool
-(``training.dispatch: deployment``). Its inputs travel by reference: the prices are a
-``runs:/`` artifact URI in the tracking store, never a pickled frame, and its results are
-the child runs it leaves in MLflow.
+The ``forecast`` flow calls it in-process with the ticker's :class:`Dataset` in memory
+(default), or submits it to the ``train`` deployment on a ``gpu`` work pool
+(``training.dispatch: deployment``). A dispatched run gets its prices by a ``runs:/`` URI,
+builds its own dataset, and leaves its :class:`TrainResult` on the ticker's parent run
+(``stores/tracking/handoff.py``): that is the one place results cross processes.
 """
+
+# pyright: reportArgumentType=false, reportCallIssue=false
+# (Prefect resolves the futures passed to ``submit`` into their results; its type hints
+# declare the results' types only.)
+
+from __future__ import annotations
 
 import time
 from typing import Any
 
-import pandas as pd
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.schema import RunConfig, VariantConfig
-from pricecast.flows import tracking
 from pricecast.flows.home import forecast_home
+from pricecast.flows.results import TrainResult, VariantBacktest, VariantResult
 from pricecast.models.recurrent import cudnn_eligible, devices
-from pricecast.models.training import EpochLogger
-from pricecast.models.variant import forecast_prices, train_variant
-from pricecast.tasks.backtest import keras_model_fns, walk_forward
-from pricecast.tasks.dataset import PreparedData, prepare
-from pricecast.tasks.evaluation import baseline_forecasts, predictions_frame, score
-from pricecast.tasks.features import default_inputs
-from pricecast.tasks.plots import test_span_figure
+from pricecast.models.training import EpochLogger, seed_process
+from pricecast.models.variant import keras_model_fns, train_variant
+from pricecast.stores.tracking import handoff, runs, store
+from pricecast.tasks.backtest import walk_forward
+from pricecast.tasks.dataset import Dataset, build_dataset
+from pricecast.tasks.evaluation import forecast_split
 
 
 @task(name="train-variant", task_run_name="train-{ticker}-{variant.name}", cache_policy=NO_CACHE)
 def train_variant_task(
-    data: PreparedData,
+    data: Dataset,
     variant: VariantConfig,
     config: RunConfig,
-    tracker: tracking.Tracker,
+    tracker: store.Tracker,
     parent_id: str,
     ticker: str,
     tags: dict[str, str],
     mixed_precision: bool,
-) -> str:
-    """Train, forecast, score and log one variant in its own MLflow child run.
-
-    Returns:
-        The child run id.
-    """
+) -> VariantResult:
+    """Train one variant in its own MLflow child run and forecast the test span with it."""
     logger = get_run_logger()
     run_tags = {**tags, "cell": variant.cell, "mixed_precision": str(mixed_precision)}
-    with tracking.variant_run(tracker, parent_id, ticker, variant.name, run_tags) as run_id:
+    with runs.variant_run(tracker, parent_id, ticker, variant.name, run_tags) as run_id:
         callbacks = [
             EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
-            tracking.EpochMetrics(tracker, run_id),
+            runs.epoch_callback(),
         ]
-        model, fitted = train_variant(
+        trained = train_variant(
             data, variant, config.training, callbacks, mixed_precision=mixed_precision
         )
+        forecasts = forecast_split(trained.forecaster, trained.state, data, "test")
         t0 = time.perf_counter()
-        predicted = forecast_prices(model, data, "test")
-        forecasts = {variant.name: predicted, **baseline_forecasts(data, "test")}
-        scores = score(data, forecasts, "test")
-        evaluate_seconds = time.perf_counter() - t0
-        metrics = scores.pop(variant.name)
-        t0 = time.perf_counter()
-        frame = predictions_frame(data, forecasts, "test").rename(
-            columns={variant.name: "predicted"}
-        )
-        figure = test_span_figure(
-            data,
-            forecasts,
-            {**{k: v["rmse"] for k, v in scores.items()}, variant.name: metrics["rmse"]},
-        )
-        x_test, _ = data.part("test")
+        fitted = trained.fit
         rate = fitted.samples * fitted.epochs_run / max(fitted.seconds, 1e-9)
-        params = tracking.flatten(
+        fit = {
+            "epochs_run": float(fitted.epochs_run),
+            "best_epoch": float(fitted.best_epoch),
+            "train_seconds": fitted.seconds,
+            "samples_per_second": rate,
+        }
+        params = runs.flatten(
             {"variant": variant.model_dump(mode="json"), "training": config.training.model_dump()}
         )
         params["features.inputs_used"] = ",".join(data.features)
-        tracking.tag_run(run_id, tracker, {"cudnn_eligible": str(cudnn_eligible(model))})
-        tracking.log_variant(
-            run_id,
-            params,
-            metrics,
-            scores,
-            frame,
-            figure,
-            data.scaler,
-            model,
-            x_test[: min(len(x_test), 32)],
-            extra_metrics={
-                "epochs_run": fitted.epochs_run,
-                "best_epoch": fitted.best_epoch,
-                "train_seconds": fitted.seconds,
-                "samples_per_second": rate,
-                "evaluate_seconds": evaluate_seconds,
-            },
+        x_test, _ = data.part("test")
+        runs.tag_run(tracker, run_id, {"cudnn_eligible": str(cudnn_eligible(trained.model))})
+        model_uri = runs.log_variant(
+            tracker, run_id, params, fit, data.scaler, trained.model, x_test[:32]
         )
-        tracking.log_metric(tracker, run_id, "log_seconds", time.perf_counter() - t0)
+        fit["log_seconds"] = time.perf_counter() - t0
     logger.info(
-        f"{ticker}/{variant.name}: rmse {metrics['rmse']:.4f} "
-        f"(persistence {scores['persistence']['rmse']:.4f}), {fitted.epochs_run} epochs, "
-        f"{fitted.seconds:.1f}s, {rate:.0f} samples/s"
+        f"{ticker}/{variant.name}: {fitted.epochs_run} epochs, {fitted.seconds:.1f}s, "
+        f"{rate:.0f} samples/s"
     )
-    return run_id
+    return VariantResult(variant.name, run_id, model_uri, forecasts, fit, trained)
 
 
 @task(
     name="backtest-variant", task_run_name="backtest-{ticker}-{variant.name}", cache_policy=NO_CACHE
 )
 def backtest_variant_task(
-    prices: pd.DataFrame,
+    data: Dataset,
     variant: VariantConfig,
     config: RunConfig,
-    tracker: tracking.Tracker,
-    run_id: str,
+    tracker: store.Tracker,
+    trained: VariantResult,
     ticker: str,
     mixed_precision: bool,
-) -> str:
-    """Walk-forward backtest of one variant; the table goes to its run as ``backtest.csv``.
-
-    Returns:
-        The run id the backtest was logged to.
-    """
-    logger = get_run_logger()
+) -> VariantBacktest:
+    """Walk-forward backtest of one variant; the rows also go to its run as ``backtest.csv``."""
     backtest = config.backtest
     assert backtest is not None
-    inputs = config.features.inputs or default_inputs(
-        config.data.target, config.features.target_transform
-    )
     fns = keras_model_fns(
         variant,
         config.training,
         config.features.window,
-        len(inputs),
+        len(data.features),
         config.features.horizon,
         refit_epochs=backtest.refit_epochs,
         mixed_precision=mixed_precision,
     )
     t0 = time.perf_counter()
     frame = walk_forward(
-        prices, [fns], features=config.features, backtest=backtest, target=config.data.target
+        data.frame,
+        [fns],
+        features=config.features,
+        backtest=backtest,
+        target=config.data.target,
+        include_baselines=False,
     )
     seconds = time.perf_counter() - t0
-    rows = frame[frame["model"] == variant.name]
-    tracking.log_backtest(tracker, run_id, rows, seconds)
-    logger.info(
-        f"{ticker}/{variant.name}: backtest of {rows['cutoff'].nunique()} origins in {seconds:.1f}s"
+    runs.log_backtest(tracker, trained.run_id, frame, seconds)
+    get_run_logger().info(
+        f"{ticker}/{variant.name}: backtest of {frame['cutoff'].nunique()} origins "
+        f"in {seconds:.1f}s"
     )
-    return run_id
+    return VariantBacktest(variant.name, frame, seconds)
+
+
+def _reason(result: Any) -> str:
+    return f"{type(result).__name__}: {result}"
 
 
 @flow(name="train", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def train(
     ticker: str,
     config: RunConfig,
-    prices_uri: str,
     parent_run_id: str,
+    prices_uri: str | None = None,
     tags: dict[str, str] | None = None,
+    dataset: Dataset | None = None,
 ) -> Any:
-    """Train every configured variant of one ticker on prices passed by MLflow URI.
+    """Train (and backtest) every configured variant of one ticker.
 
     Args:
         ticker: The symbol.
-        config: The run configuration (features, split, variants, training).
-        prices_uri: ``runs:/<parent>/data/prices.parquet`` — the validated prices.
+        config: The run configuration (features, split, variants, training, backtest).
         parent_run_id: The ticker's MLflow parent run; variants become its children.
+        prices_uri: ``runs:/<parent>/data/prices.parquet``, the validated prices, when
+            this run was dispatched to a work pool (it builds its own dataset).
         tags: Extra MLflow tags for the child runs (e.g. the Prefect flow-run id).
+        dataset: The ticker's dataset, when called in-process by the ``forecast`` flow.
 
     Returns:
-        ``{"ticker", "runs", "failed", "device"}``; a Failed state when a variant failed.
+        The :class:`TrainResult`; a Failed state (carrying it) when a variant failed.
     """
     logger = get_run_logger()
-    tracker = tracking.open_experiment(config.experiment, forecast_home())
-    frame = tracking.load_frame(tracker, prices_uri)
-    data = prepare(frame, ticker, config.features, config.split, config.data.target)
+    tracker = store.open_experiment(config.experiment, forecast_home())
+    dispatched = dataset is None
+    if dispatched:
+        if prices_uri is None:
+            raise ValueError("train needs either a dataset or a prices_uri")
+        # A run on a work pool is its own entry point.
+        store.use_store(tracker)
+        seed_process(config.training.seed)
+        frame = handoff.load_frame(tracker, prices_uri)
+        dataset = build_dataset(frame, ticker, config.features, config.split, config.data.target)
     device = devices()
     mixed = config.training.mixed_precision and device["device"] == "GPU"
     if config.training.mixed_precision and not mixed:
@@ -183,42 +172,44 @@ def train(
         + (", mixed_float16" if mixed else "")
     )
     run_tags = {**(tags or {}), **{f"device.{k}": v for k, v in device.items()}}
-    futures = train_variant_task.map(
-        unmapped(data),
-        config.variants,
-        unmapped(config),
-        unmapped(tracker),
-        unmapped(parent_run_id),
-        unmapped(ticker),
-        unmapped(run_tags),
-        unmapped(mixed),
-    )
-    backtests = []
-    if config.backtest is not None:
-        backtests = [
-            backtest_variant_task.submit(
-                frame, variant, config, tracker, future, ticker, mixed, wait_for=[future]
-            )
-            for variant, future in zip(config.variants, futures, strict=True)
-        ]
-    runs, failed = {}, {}
-    for variant, future in zip(config.variants, futures, strict=True):
-        result = future.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            failed[variant.name] = f"{type(result).__name__}: {result}"
-        else:
-            runs[variant.name] = result
-    for variant, future in zip(config.variants, backtests, strict=False):
-        if variant.name in failed:
-            continue
-        result = future.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            failed[variant.name] = f"backtest: {type(result).__name__}: {result}"
-            tracking.tag_run(runs[variant.name], tracker, {"backtest_error": failed[variant.name]})
-    summary = {"ticker": ticker, "runs": runs, "failed": failed, "device": device}
-    if failed:
-        detail = "; ".join(f"{k}: {v}" for k, v in failed.items())
-        return Failed(
-            message=f"{len(failed)} of {len(futures)} variant(s) failed — {detail}", data=summary
+    trained = {
+        v.name: train_variant_task.submit(
+            dataset, v, config, tracker, parent_run_id, ticker, run_tags, mixed
         )
-    return summary
+        for v in config.variants
+    }
+    backtests = {}
+    if config.backtest is not None:
+        backtests = {
+            v.name: backtest_variant_task.submit(
+                dataset, v, config, tracker, trained[v.name], ticker, mixed
+            )
+            for v in config.variants
+        }
+    result = TrainResult(ticker, device=device)
+    for name, future in trained.items():
+        outcome = future.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            result.failed[name] = _reason(outcome)
+        else:
+            result.variants[name] = outcome
+    for name, future in backtests.items():
+        if name in result.failed:
+            continue
+        outcome = future.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            result.failed[name] = f"backtest: {_reason(outcome)}"
+            runs.tag_run(
+                tracker, result.variants[name].run_id, {"backtest_error": result.failed[name]}
+            )
+        else:
+            result.backtests[name] = outcome
+    if dispatched:
+        handoff.log_train_result(tracker, parent_run_id, result.to_json())
+    if result.failed:
+        detail = "; ".join(f"{k}: {v}" for k, v in result.failed.items())
+        return Failed(
+            message=f"{len(result.failed)} of {len(trained)} variant(s) failed — {detail}",
+            data=result,
+        )
+    return result

@@ -11,6 +11,17 @@ import numpy as np
 import tensorflow as tf
 
 
+def seed_process(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras for this process.
+
+    Called once by an entry point (a flow run, a command) before any model is built,
+    never by a step: the global seed is process state, and steps run in worker threads.
+    Each model's initialisers, dropout and shuffling also have their own seeds derived
+    from the same value, so concurrent training stays reproducible.
+    """
+    keras.utils.set_random_seed(seed)
+
+
 class EpochLogger(keras.callbacks.Callback):
     """Reports one line per epoch through a plain function (no progress bar).
 

@@ -1,8 +1,16 @@
-"""Train one configured variant on prepared data and forecast prices with it."""
+"""A configured variant as a Keras model: build, train, and forecast through the shared interface.
+
+:func:`train_variant` trains on a dataset's train split; :func:`keras_model_fns` gives the
+variant's windowed fit/predict for the backtest; :func:`variant_forecaster` puts a trained
+variant behind the :class:`~pricecast.tasks.forecasters.ForecastModel` interface that the
+baselines use, so its test-span forecasts come from the same code as its backtest's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
@@ -10,8 +18,30 @@ import numpy as np
 from pricecast.configs.schema import TrainingConfig, VariantConfig
 from pricecast.models.recurrent import build_model
 from pricecast.models.training import FitResult, fit, predict
-from pricecast.tasks.dataset import PreparedData
-from pricecast.tasks.features import prices_from_targets
+from pricecast.tasks.dataset import Dataset
+from pricecast.tasks.forecasters import Fitted, ForecastModel, ModelFns, WindowSetup, windowed
+
+PREDICT_ON_BATCH_MAX = 4096
+"""Largest batch predicted as one ``predict_on_batch`` call (larger: chunked ``predict``)."""
+
+
+@dataclass(frozen=True)
+class TrainedVariant:
+    """A variant trained on a dataset's train split.
+
+    Attributes:
+        name: The variant's name.
+        model: The trained Keras model (best validation weights).
+        fit: History and timing of the training.
+        forecaster: The variant behind the shared forecasting interface.
+        state: Its fitted state: the model and the dataset's scaler.
+    """
+
+    name: str
+    model: keras.Model
+    fit: FitResult
+    forecaster: ForecastModel
+    state: Fitted
 
 
 def build_variant_model(
@@ -22,8 +52,11 @@ def build_variant_model(
     outputs: int,
     mixed_precision: bool = False,
 ) -> keras.Model:
-    """Build (seeded) the compiled model a variant describes, with ``outputs`` steps ahead."""
-    keras.utils.set_random_seed(training.seed)
+    """Build the compiled model a variant describes, with ``outputs`` steps ahead.
+
+    Every initialiser and dropout layer is seeded from ``training.seed`` (see
+    ``build_model``); process-wide seeding is the entry point's job (``seed_process``).
+    """
     return build_model(
         variant.cell,
         window=window,
@@ -39,18 +72,94 @@ def build_variant_model(
     )
 
 
+def keras_model_fns(
+    variant: VariantConfig,
+    training: TrainingConfig,
+    window: int,
+    n_features: int,
+    horizon: int,
+    *,
+    refit_epochs: int | None = None,
+    mixed_precision: bool = False,
+    verbose: int = 0,
+    strategy: str | None = None,
+) -> ModelFns:
+    """The :class:`ModelFns` of a recurrent variant (``build_model`` + ``fit``).
+
+    The first fit builds a seeded model; a refit continues training the same model,
+    i.e. warm-starts from the previous weights, for ``refit_epochs`` epochs. Predictions
+    of up to :data:`PREDICT_ON_BATCH_MAX` windows are one ``predict_on_batch`` call.
+
+    Args:
+        variant: Cell, size and ``strategy`` (``recursive`` builds a one-output model).
+        training: Epochs, batch size, learning rate, patience, seed.
+        window: Lookback length.
+        n_features: Inputs per time step.
+        horizon: Steps ahead.
+        refit_epochs: Epochs of a warm-started refit (default ``training.epochs``).
+        mixed_precision: Build the model in ``mixed_float16``.
+        verbose: Keras verbosity.
+        strategy: Overrides ``variant.strategy`` (the main model is always ``direct``).
+    """
+    how = strategy or variant.strategy
+    outputs = 1 if how == "recursive" else horizon
+
+    def fit_fn(
+        x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, warm: Any
+    ) -> keras.Model:
+        model = warm
+        if model is None:
+            model = build_variant_model(
+                variant, training, window, n_features, outputs, mixed_precision
+            )
+        epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
+        fit(
+            model,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            epochs=epochs,
+            batch_size=training.batch_size,
+            patience=training.patience,
+            reduce_lr_patience=training.reduce_lr_patience,
+            seed=training.seed,
+            verbose=verbose,
+        )
+        return model
+
+    def predict_fn(model: keras.Model, x: np.ndarray) -> np.ndarray:
+        # One batch: no per-call tf.data pipeline (several times faster for a few
+        # hundred origins); very large batches go through the chunked ``predict``.
+        if len(x) > PREDICT_ON_BATCH_MAX:
+            return predict(model, x)
+        return np.asarray(model.predict_on_batch(x), dtype="float64")
+
+    return ModelFns(variant.name, fit_fn, predict_fn, how)  # type: ignore[arg-type]
+
+
+def variant_forecaster(
+    variant: VariantConfig, training: TrainingConfig, data: Dataset
+) -> ForecastModel:
+    """The variant trained on ``data`` as a ForecastModel (direct, ``data.horizon`` outputs)."""
+    fns = keras_model_fns(
+        variant, training, data.window, len(data.features), data.horizon, strategy="direct"
+    )
+    return windowed(fns, WindowSetup(data.window, data.horizon, scaler=data.scaler.method))
+
+
 def train_variant(
-    data: PreparedData,
+    data: Dataset,
     variant: VariantConfig,
     training: TrainingConfig,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
     mixed_precision: bool = False,
-) -> tuple[keras.Model, FitResult]:
+) -> TrainedVariant:
     """Build the variant's model and train it on the train split (validation for stopping).
 
     Args:
-        data: Prepared windows and scaler of one ticker.
+        data: Windows and scaler of one ticker.
         variant: Cell type and size.
         training: Epochs, batch size, learning rate, patience, seed.
         callbacks: Extra Keras callbacks (progress lines, tracking).
@@ -58,7 +167,7 @@ def train_variant(
         mixed_precision: Build the model in ``mixed_float16`` (see ``build_model``).
 
     Returns:
-        The trained model (best validation weights) and the fit result.
+        The trained variant (best validation weights), ready to forecast.
     """
     model = build_variant_model(
         variant, training, data.window, len(data.features), data.horizon, mixed_precision
@@ -79,13 +188,10 @@ def train_variant(
         callbacks=callbacks,
         verbose=verbose,
     )
-    return model, result
-
-
-def forecast_prices(model: keras.Model, data: PreparedData, split: str = "test") -> np.ndarray:
-    """Forecast prices ``(n, H)`` for every origin of a split (inverse-scaled)."""
-    x, _ = data.part(split)
-    scaled = predict(model, x)
-    return prices_from_targets(
-        data.scaler.inverse_targets(scaled), data.anchors(split), data.transform
+    return TrainedVariant(
+        variant.name,
+        model,
+        result,
+        variant_forecaster(variant, training, data),
+        Fitted(model, data.scaler),
     )

@@ -1,8 +1,17 @@
-"""Baseline forecasts computed beside every model, on the same origins."""
+"""Baseline forecasts computed beside every model, on the same origins.
+
+The functions compute the forecasts from prices; the ``*_model`` builders put each one
+behind the :class:`~pricecast.tasks.forecasters.ForecastModel` interface that the learned
+models use, so evaluation and backtest score both through one code path.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from pricecast.tasks.forecasters import ForecastModel, Series
 
 
 def persistence(anchors: np.ndarray, horizon: int) -> np.ndarray:
@@ -33,3 +42,48 @@ def moving_average(
     lo = np.maximum(o + 1 - window, 0)
     mean = (csum[o + 1] - csum[lo]) / (o + 1 - lo)
     return np.repeat(mean[:, None], horizon, axis=1)
+
+
+def _no_fit(series: Series, cutoff: int, previous: Any) -> None:
+    """Baselines learn nothing: every forecast reads only the prices up to its origin."""
+    return None
+
+
+def persistence_model(horizon: int) -> ForecastModel:
+    """Persistence (tomorrow = today) as a :class:`ForecastModel`."""
+
+    def predict(state: None, series: Series, origins: np.ndarray) -> np.ndarray:
+        return persistence(series.full_prices[origins + series.offset], horizon)
+
+    return ForecastModel("persistence", _no_fit, predict, baseline=True)
+
+
+def drift_model(horizon: int) -> ForecastModel:
+    """Random walk with drift from the first price of the series, as a ForecastModel."""
+
+    def predict(state: None, series: Series, origins: np.ndarray) -> np.ndarray:
+        return drift(series.full_prices, origins + series.offset, horizon)
+
+    return ForecastModel("drift", _no_fit, predict, baseline=True)
+
+
+def moving_average_model(horizon: int, window: int) -> ForecastModel:
+    """Mean of the last ``window`` prices up to the origin, as a ForecastModel."""
+
+    def predict(state: None, series: Series, origins: np.ndarray) -> np.ndarray:
+        return moving_average(series.full_prices, origins + series.offset, horizon, window)
+
+    return ForecastModel("moving_average", _no_fit, predict, baseline=True)
+
+
+def baseline_models(horizon: int, ma_window: int = 5) -> list[ForecastModel]:
+    """Every baseline, in the order tables show them: persistence, drift, moving average."""
+    return [
+        persistence_model(horizon),
+        drift_model(horizon),
+        moving_average_model(horizon, ma_window),
+    ]
+
+
+BASELINES: tuple[str, ...] = ("persistence", "drift", "moving_average")
+"""Names of the baselines (reserved: no variant may use them)."""

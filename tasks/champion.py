@@ -1,4 +1,9 @@
-"""The champion guard: which backtested model may become a ticker's champion, and why."""
+"""The champion guard: which backtested model may become a ticker's champion, and why.
+
+Two words are kept apart: the *best model* has the lowest backtest error (a baseline can
+be it); the *champion* is what the registry's ``champion`` alias points to, and a best
+model becomes it only through this guard.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pricecast.tasks.backtest import BASELINES, champion
+from pricecast.tasks.backtest import BASELINES, best_model
 
 
 @dataclass(frozen=True)
-class Decision:
+class ChampionDecision:
     """Outcome of the champion guard.
 
     Attributes:
-        best: The model with the best backtest metric (baselines included).
+        best_model: The model with the best backtest metric (baselines included).
         candidate: The recurrent model to register, or ``None`` when a baseline won.
         promote: Whether the candidate takes the ``champion`` alias.
         reason: One sentence saying why.
     """
 
-    best: str
+    best_model: str
     candidate: str | None
     promote: bool
     reason: str
@@ -35,7 +40,7 @@ def decide(
     current_label: str = "the current champion",
     has_current: bool = False,
     min_improvement: float = 0.0,
-) -> Decision:
+) -> ChampionDecision:
     """Apply the guard to a backtest summary.
 
     The best model by ``metric`` at step ``h`` (lower is better) wins the backtest. A
@@ -54,13 +59,13 @@ def decide(
         min_improvement: Relative margin the winner must clear, e.g. ``0.01`` = at least
             1 % lower than persistence and than the current champion.
     """
-    best = champion(summary, metric, h)
+    best = best_model(summary, metric, h)
 
     def value(name: str) -> float:
         return float(summary[name][metric][h - 1])
 
     if best in BASELINES:
-        return Decision(
+        return ChampionDecision(
             best,
             None,
             False,
@@ -71,14 +76,14 @@ def decide(
     keep = 1.0 - min_improvement
     margin = f" by {min_improvement:.1%}" if min_improvement else ""
     if not cand < pers * keep:
-        return Decision(
+        return ChampionDecision(
             best,
             best,
             False,
             f"{best} {metric} {cand:.4f} does not beat persistence {pers:.4f}{margin}",
         )
     if has_current and (current is None or not np.isfinite(current)):
-        return Decision(
+        return ChampionDecision(
             best,
             best,
             False,
@@ -86,7 +91,7 @@ def decide(
             f"be scored on this backtest, so it is kept",
         )
     if current is not None and not cand < current * keep:
-        return Decision(
+        return ChampionDecision(
             best,
             best,
             False,
@@ -94,7 +99,7 @@ def decide(
             f"on the same backtest",
         )
     against = f" and {current_label} ({current:.4f})" if current is not None else ""
-    return Decision(
+    return ChampionDecision(
         best,
         best,
         True,

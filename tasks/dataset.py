@@ -1,4 +1,4 @@
-"""From a validated price frame to scaled train / validation / test windows."""
+"""From a validated price frame to a :class:`Dataset`: scaled train / validation / test windows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from pricecast.configs.schema import FeaturesConfig, SplitConfig
-from pricecast.tasks.features import default_inputs, input_frame, target_matrix
+from pricecast.tasks.features import target_matrix
+from pricecast.tasks.forecasters import Series, series_from_prices
+from pricecast.tasks.metrics import naive_scale
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.validate import PriceDataError
 from pricecast.tasks.windows import supervised, windows
@@ -59,11 +61,14 @@ def split_labels(
 
 
 @dataclass
-class PreparedData:
-    """Everything the models and the evaluation need for one ticker.
+class Dataset:
+    """Everything the models, the evaluation and the backtest need for one ticker.
 
     Attributes:
         ticker: The symbol.
+        frame: The validated price frame the windows were cut from (the backtest and the
+            champion's forecaster read it).
+        series: The series in the row space of the inputs (see ``tasks.forecasters``).
         dates: Dates of the feature rows, shape ``(T,)``.
         prices: Target prices on those dates, shape ``(T,)``.
         features: Input column names.
@@ -79,6 +84,8 @@ class PreparedData:
     """
 
     ticker: str
+    frame: pd.DataFrame
+    series: Series
     dates: pd.DatetimeIndex
     prices: np.ndarray
     features: list[str]
@@ -130,13 +137,13 @@ def origin_splits(labels: np.ndarray, origins: np.ndarray, horizon: int) -> np.n
     return out
 
 
-def prepare(
+def build_dataset(
     prices: pd.DataFrame,
     ticker: str,
     features: FeaturesConfig,
     split: SplitConfig,
     target: str,
-) -> PreparedData:
+) -> Dataset:
     """Split, scale and window one ticker's validated prices.
 
     The scaler is fitted on training rows only (inputs on training dates, targets of
@@ -150,25 +157,22 @@ def prepare(
         target: Target price column.
 
     Returns:
-        The prepared data.
+        The dataset.
 
     Raises:
         PriceDataError: If a span is too short for ``window + horizon``.
     """
-    inputs = features.inputs or default_inputs(target, features.target_transform)
-    frame = input_frame(prices, inputs, target)
-    dates = pd.DatetimeIndex(frame.index)
-    p = prices[target].loc[dates].to_numpy(dtype="float64")
+    series = series_from_prices(prices, features, target)
+    dates, p, raw = series.dates, series.prices, series.raw
     w, h = features.window, features.horizon
     need = w + h
-    if len(frame) < need + 2 * h:
+    if len(dates) < need + 2 * h:
         raise PriceDataError(
-            f"{ticker}: {len(frame)} rows are too few for window {w} + horizon {h} "
+            f"{ticker}: {len(dates)} rows are too few for window {w} + horizon {h} "
             f"in train, validation and test"
         )
     labels = split_labels(dates, split, h, ticker)
     targets = target_matrix(p, h, features.target_transform)
-    raw = frame.to_numpy(dtype="float64")
     _, y_raw, origins = supervised(raw, targets, w)
     splits = origin_splits(labels, origins, h)
     for name in SPLITS:
@@ -183,13 +187,13 @@ def prepare(
     scaler = SeriesScaler(features.scaler).fit(raw[train_rows], y_raw[splits == "train"])
     x = windows(scaler.transform_inputs(raw).astype("float32"), w)
     y = scaler.transform_targets(y_raw).astype("float32")
-    train_p = p[train_rows]
-    train_scale = float(np.mean(np.abs(np.diff(train_p))))
-    return PreparedData(
+    return Dataset(
         ticker=ticker,
+        frame=prices,
+        series=series,
         dates=dates,
         prices=p,
-        features=list(inputs),
+        features=list(series.inputs),
         x=x,
         y=y,
         origins=origins,
@@ -198,5 +202,5 @@ def prepare(
         transform=features.target_transform,
         horizon=h,
         window=w,
-        train_scale=train_scale,
+        train_scale=naive_scale(p[train_rows]),
     )

@@ -1,24 +1,49 @@
-"""Score forecasts beside the persistence baseline on the same days."""
+"""Score forecasts of a split beside the baselines, every model through one code path.
+
+Learned models and baselines are both :class:`~pricecast.tasks.forecasters.ForecastModel`:
+:func:`forecast_split` asks any of them for its prices at the split's origins, and
+:func:`score` scores every forecast against the same real prices with the same MASE scale.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pricecast.tasks.baselines import persistence
-from pricecast.tasks.dataset import PreparedData
-from pricecast.tasks.metrics import evaluate
+from pricecast.tasks.baselines import persistence_model
+from pricecast.tasks.dataset import Dataset
+from pricecast.tasks.forecasters import ForecastModel
+from pricecast.tasks.metrics import METRICS, evaluate
 
 
-def baseline_forecasts(data: PreparedData, split: str = "test") -> dict[str, np.ndarray]:
+def forecast_split(
+    model: ForecastModel, state: Any, data: Dataset, split: str = "test"
+) -> np.ndarray:
+    """Prices ``(n, H)`` a fitted model forecasts at every origin of a split.
+
+    Args:
+        model: Any forecaster, learned or baseline.
+        state: What ``model.fit`` returned (``None`` for a baseline, which needs no fit).
+        data: The dataset.
+        split: ``train``, ``val`` or ``test``.
+    """
+    origins = data.origins[data.split == split]
+    return model.predict(state, data.series, origins)
+
+
+def baseline_forecasts(data: Dataset, split: str = "test") -> dict[str, np.ndarray]:
     """Baseline forecasts ``(n, H)`` for a split's origins (persistence: tomorrow = today)."""
-    return {"persistence": persistence(data.anchors(split), data.horizon)}
+    model = persistence_model(data.horizon)
+    return {model.name: forecast_split(model, None, data, split)}
 
 
 def score(
-    data: PreparedData, forecasts: Mapping[str, np.ndarray], split: str = "test"
+    data: Dataset, forecasts: Mapping[str, np.ndarray], split: str = "test"
 ) -> dict[str, dict[str, float]]:
     """Metrics of each forecast (prices ``(n, H)``) against the real prices of a split."""
     actual, anchors = data.actual_prices(split), data.anchors(split)
@@ -27,13 +52,49 @@ def score(
     }
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """The test-span comparison of one ticker: every model and baseline on the same days.
+
+    Attributes:
+        forecasts: Prices ``(n, H)`` per model name, variants first, then baselines.
+        scores: Metrics per model name.
+        predictions: Long table ``origin, date, h, actual, <model>...``.
+        seconds: Time spent forecasting the baselines and scoring.
+    """
+
+    forecasts: dict[str, np.ndarray]
+    scores: dict[str, dict[str, float]]
+    predictions: pd.DataFrame
+    seconds: float = 0.0
+
+    def table(self) -> pd.DataFrame:
+        """Metrics as a frame: one row per model, one column per metric."""
+        return pd.DataFrame(self.scores).T[list(METRICS)]
+
+    def best_by(self, metric: str = "rmse") -> str:
+        """Model with the lowest ``metric`` on the test span."""
+        return str(self.table()[metric].idxmin())
+
+
+def evaluate_split(
+    data: Dataset, forecasts: Mapping[str, np.ndarray], split: str = "test"
+) -> Evaluation:
+    """Add the baselines to the variants' forecasts of a split and score them all once."""
+    t0 = time.perf_counter()
+    everything = {**forecasts, **baseline_forecasts(data, split)}
+    scores = score(data, everything, split)
+    table = predictions_frame(data, everything, split)
+    return Evaluation(everything, scores, table, time.perf_counter() - t0)
+
+
 def predictions_frame(
-    data: PreparedData, forecasts: Mapping[str, np.ndarray], split: str = "test"
+    data: Dataset, forecasts: Mapping[str, np.ndarray], split: str = "test"
 ) -> pd.DataFrame:
-    """Long table of forecasts: ``date, h, actual, <model>...`` (one row per target day).
+    """Long table of forecasts: ``origin, date, h, actual, <model>...`` (one row per target day).
 
     Args:
-        data: The prepared data.
+        data: The dataset.
         forecasts: Prices ``(n, H)`` per model name.
         split: Which split the forecasts cover.
     """

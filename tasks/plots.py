@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pricecast.tasks.dataset import PreparedData
+from pricecast.tasks.dataset import Dataset
 
 BASELINE_STYLE = {"persistence": ":", "drift": "-.", "moving_average": "--"}
 
@@ -91,7 +91,7 @@ def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figur
 
 
 def test_span_figure(
-    data: PreparedData,
+    data: Dataset,
     forecasts: Mapping[str, np.ndarray],
     rmse: Mapping[str, float],
     context_days: int = 60,

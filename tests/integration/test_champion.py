@@ -10,12 +10,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pricecast.configs.loader import parse_config
-from pricecast.flows import tracking
 from pricecast.flows.cli import main
 from pricecast.flows.forecast import forecast
 from pricecast.models.forecaster import Forecaster, ForecastSpec
-from pricecast.tasks import sources
-from pricecast.tasks.dataset import prepare
+from pricecast.stores import price_files
+from pricecast.stores.tracking import handoff, registry
+from pricecast.stores.tracking import store as stores
+from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.validate import validate_prices
 
 pytestmark = pytest.mark.slow
@@ -47,21 +48,25 @@ def _config(variants=VARIANTS, experiment="it-champion", **training):
     )
 
 
-def _crown(store: tracking.Tracker, summary: dict, config) -> str:
+def _crown(store: stores.Tracker, summary: dict, config) -> str:
     """Register the run's rnn as champion, as the flow does when its guard promotes one."""
     ko = summary["tickers"]["KO"]
-    frame = validate_prices(sources.read_sample("KO"), "KO").frame.loc["2018-01-01":"2020-06-30"]
-    data = prepare(frame, "KO", config.features, config.split, config.data.target)
+    frame = validate_prices(price_files.read_sample("KO"), "KO").frame.loc[
+        "2018-01-01":"2020-06-30"
+    ]
+    data = build_dataset(frame, "KO", config.features, config.split, config.data.target)
     spec = ForecastSpec(
         "KO", "adj_close", data.features, 10, 3, data.transform, "rnn", "2020-01-01"
     )
-    model = tracking.load_keras(store, ko["mlflow"]["model_uris"]["rnn"])
+    model, _ = handoff.load_variant(
+        store, ko["mlflow"]["runs"]["rnn"], ko["mlflow"]["model_uris"]["rnn"]
+    )
     run_id = ko["mlflow"]["runs"]["rnn"]
-    uri = tracking.log_forecaster(
+    uri = registry.log_forecaster(
         store, run_id, Forecaster(model, data.scaler, spec), frame.tail(20).reset_index()
     )
-    version = tracking.register(store, "KO", uri, run_id, {"variant": "rnn"})
-    tracking.set_champion(store, "KO", version)
+    version = registry.register(store, "KO", uri, run_id, {"variant": "rnn"})
+    registry.set_champion(store, "KO", version)
     return version
 
 
@@ -78,14 +83,14 @@ def test_backtest_guard_and_predict(prefect_api, home, tmp_path):
         assert all(
             len(per_h[m]) == 3 for m in ("rmse", "mae", "mape", "mase", "directional_accuracy")
         )
-    assert bt["champion"] == min(bt["models"], key=lambda m: bt["models"][m]["mase"][0])
+    assert bt["best_model"] == min(bt["models"], key=lambda m: bt["models"][m]["mase"][0])
     assert bt["decision"]
     assert (out / bt["plot"]).is_file()
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)
     parent = client.get_run(summary["tickers"]["KO"]["mlflow"]["parent_run_id"])
-    assert parent.data.tags["backtest_champion"] == bt["champion"]
+    assert parent.data.tags["backtest_best_model"] == bt["best_model"]
     assert parent.data.tags["champion_decision"] == bt["decision"]
     names = {a.path for a in client.list_artifacts(parent.info.run_id, "backtest")}
     assert names == {
@@ -100,7 +105,7 @@ def test_backtest_guard_and_predict(prefect_api, home, tmp_path):
     assert (pd.to_datetime(table["cutoff"]) < pd.to_datetime(table["date"])).all()
 
     # A champion exists; a deliberately bad model must not take the alias.
-    store = tracking.open_store(home)
+    store = stores.open_store(home)
     crowned = _crown(store, summary, config)
     bad = _config(
         [{"name": "bad", "cell": "rnn", "units": 1}],
@@ -113,13 +118,13 @@ def test_backtest_guard_and_predict(prefect_api, home, tmp_path):
     bt2 = json.loads((out2 / "summary.json").read_text())["tickers"]["KO"]["backtest"]
     assert bt2["promoted"] is False
     assert bt2["champion_version"] == crowned
-    assert tracking.champion_version(store, "KO").version == int(crowned)
+    assert registry.champion_version(store, "KO").version == int(crowned)
 
     # Forward forecast with the champion: the next business days after the last price.
     pred_dir = tmp_path / "pred"
     assert main(["predict", "--ticker", "KO", "--source", "sample", "--output", str(pred_dir)]) == 0
     fc = pd.read_csv(pred_dir / "forecast.csv", parse_dates=["date"])
-    last = validate_prices(sources.read_sample("KO"), "KO").frame
+    last = validate_prices(price_files.read_sample("KO"), "KO").frame
     assert list(fc["date"]) == list(
         pd.bdate_range("2020-12-14", periods=3)
     )  # sample ends Fri 12-11

@@ -16,8 +16,8 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from pricecast.flows.forecast import forecast
-from pricecast.tasks import sources
-from pricecast.tasks.dataset import prepare
+from pricecast.stores import price_files
+from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.features import prices_from_targets
 from pricecast.tasks.metrics import METRICS
 from pricecast.tasks.validate import validate_prices
@@ -63,9 +63,9 @@ def _check_child(client: MlflowClient, child, config, tmp: Path) -> None:
 
     # The logged model reloads through pyfunc and reproduces the logged predictions.
     ticker = child.data.tags["ticker"]
-    frame = validate_prices(sources.read_sample(ticker), ticker).frame
+    frame = validate_prices(price_files.read_sample(ticker), ticker).frame
     frame = frame.loc[str(config.data.start) : str(config.data.end)]
-    data = prepare(frame, ticker, config.features, config.split, config.data.target)
+    data = build_dataset(frame, ticker, config.features, config.split, config.data.target)
     x_test, _ = data.part("test")
     model_uri = child.data.tags.get("model_uri") or _model_uri(client, child)
     pyfunc = mlflow.pyfunc.load_model(model_uri)

@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from pricecast.flows.cli import main
 from pricecast.flows.forecast import forecast
-from pricecast.flows.tracking import open_experiment
+from pricecast.stores.tracking.store import open_experiment
 
 from .conftest import cli_env, one_line_error, run_cli, tiny_config, tiny_dict, write_yaml
 

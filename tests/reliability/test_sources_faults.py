@@ -2,7 +2,7 @@
 
 Yahoo is never reachable here: ``yfinance.Ticker`` is replaced by a recording stand-in
 (the flow's tasks run in threads of this process, so the stand-in is what
-``pricecast.tasks.sources.download_yahoo`` imports).
+``pricecast.tasks.yahoo.download_yahoo`` imports).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from yfinance.exceptions import YFRateLimitError
 from yfinance.utils import empty_df
 
 from pricecast.flows.forecast import forecast
-from pricecast.tasks import sources
+from pricecast.stores import price_files, prices
 
 from .conftest import (
     cli_env,
@@ -91,12 +91,12 @@ def test_a_download_is_asked_for_once_a_day_per_home(
     # The price cache is gone: Prefect's cached download of today refills it, Yahoo is
     # not asked again.
     cache = home / "cache" / "prices"
-    sources.cache_file(cache, "KO").unlink()
+    price_files.cache_file(cache, "KO").unlink()
     state, summary = _run(config, tmp_path / "out2")
     assert state.is_completed(), state.message
     assert summary["tickers"]["KO"]["source"] == "yfinance"
     assert len(standin.calls_for("KO")) == 1
-    assert sources.read_cache(cache, "KO") is not None
+    assert price_files.read_cache(cache, "KO") is not None
 
     # Another FORECAST_HOME downloads for itself.
     monkeypatch.setenv("FORECAST_HOME", str(tmp_path / "other"))
@@ -126,10 +126,10 @@ def test_yahoo_down_retries_then_falls_back_with_one_warning(prefect_api, home, 
     assert len(ko["notes"]) == 1, ko["notes"]  # one warning line, nothing else to say
 
     # A cache that does not cover the request: Yahoo is tried, then the cache is served.
-    sources.write_cache(
+    price_files.write_cache(
         home / "cache" / "prices",
         "KO",
-        sources.read_sample("KO").loc["2019-06-03":"2020-02-28"],
+        price_files.read_sample("KO").loc["2019-06-03":"2020-02-28"],
         dt.date(2019, 6, 3),
         dt.date(2020, 2, 28),
     )
@@ -206,7 +206,7 @@ def test_rate_limit_pauses_longer_and_is_never_data(prefect_api, home, tmp_path,
     assert first >= pause + delay and second >= pause + 2 * delay
     ko = summary["tickers"]["KO"]
     assert ko["source"] == "yfinance" and ko["notes"] == []
-    cached = sources.read_cache(home / "cache" / "prices", "KO")
+    cached = price_files.read_cache(home / "cache" / "prices", "KO")
     expected = yahoo_history("KO", "2019-06-03", "2020-03-31")
     assert len(cached[0]) == len(expected) > 150
 
@@ -258,10 +258,10 @@ def test_corrupt_cache_is_refetched_and_replaced(prefect_api, home, tmp_path, ya
     cache = home / "cache" / "prices"
     cache.mkdir(parents=True)
     (cache / "KO.parquet").write_bytes(b"PAR1 this is not a parquet file")
-    sources.write_cache(
+    price_files.write_cache(
         cache,
         "MSFT",
-        sources.read_sample("MSFT").loc["2019-06-03":"2020-03-31"],
+        price_files.read_sample("MSFT").loc["2019-06-03":"2020-03-31"],
         dt.date(2019, 6, 3),
         dt.date(2020, 3, 31),
     )
@@ -277,7 +277,7 @@ def test_corrupt_cache_is_refetched_and_replaced(prefect_api, home, tmp_path, ya
         assert len(standin.calls_for(ticker)) == 1
         (note,) = info["notes"]
         assert f"cache file {cache / (ticker + '.parquet')} is unreadable" in note
-        frame, start, end = sources.read_cache(cache, ticker)
+        frame, start, end = price_files.read_cache(cache, ticker)
         assert (start, end) == (dt.date(2019, 6, 3), dt.date(2020, 3, 31))
         assert len(frame) == len(yahoo_history(ticker, "2019-06-03", "2020-03-31"))
         pq.read_table(cache / f"{ticker}.parquet")
@@ -304,7 +304,7 @@ def test_corrupt_cache_without_yahoo_still_completes(prefect_api, home, tmp_path
 def test_concurrent_loads_never_leave_a_broken_cache(tmp_path):
     """Many threads load, download and rewrite the same ticker's cache while others read it."""
     cache = tmp_path / "cache"
-    whole = sources.read_sample("KO").loc["2015-01-02":"2020-12-11"]
+    whole = price_files.read_sample("KO").loc["2015-01-02":"2020-12-11"]
     ends = [dt.date(2020, 1, 31) + dt.timedelta(days=7 * i) for i in range(40)]
     errors: list[BaseException] = []
     downloads = []
@@ -318,7 +318,7 @@ def test_concurrent_loads_never_leave_a_broken_cache(tmp_path):
         try:
             for i in range(25):
                 end = ends[(k * 7 + i) % len(ends)]
-                got = sources.load_prices(
+                got = prices.load_prices(
                     "KO", dt.date(2015, 1, 1), end, "auto", cache_dir=cache, download=download
                 )
                 assert got.frame.index[-1] <= pd.Timestamp(end)
@@ -331,7 +331,7 @@ def test_concurrent_loads_never_leave_a_broken_cache(tmp_path):
     def reader() -> None:
         try:
             while not stop.is_set():
-                got = sources.read_cache(cache, "KO")  # CorruptCacheError would fail the test
+                got = price_files.read_cache(cache, "KO")  # CorruptCacheError would fail the test
                 if got is not None:
                     assert len(got[0]) > 1000
         except BaseException as err:  # noqa: BLE001
@@ -349,7 +349,7 @@ def test_concurrent_loads_never_leave_a_broken_cache(tmp_path):
     assert not errors, errors[0]
     assert len(downloads) > 20  # the cache was rewritten many times
     assert sorted(p.name for p in cache.iterdir()) == ["KO.parquet"]  # no temporary files
-    frame, start, _ = sources.read_cache(cache, "KO")
+    frame, start, _ = price_files.read_cache(cache, "KO")
     assert start == dt.date(2015, 1, 1)
     pd.testing.assert_frame_equal(frame, whole.loc[: frame.index[-1]], check_freq=False)
 
@@ -377,6 +377,6 @@ def test_two_cli_runs_share_one_home(tmp_path):
         summary = json.loads((tmp_path / f"o{i}" / "summary.json").read_text())
         assert summary["failed"] == {}
         assert summary["tickers"]["KO"]["source"] in {"yfinance", "cache"}
-    frame, *_ = sources.read_cache(home / "cache" / "prices", "KO")
+    frame, *_ = price_files.read_cache(home / "cache" / "prices", "KO")
     assert len(frame) == len(yahoo_history("KO", "2019-06-03", "2020-03-31"))
     assert sorted(p.name for p in (home / "cache" / "prices").iterdir()) == ["KO.parquet"]

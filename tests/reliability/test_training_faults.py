@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from pricecast.flows import train as train_flow
 from pricecast.flows.forecast import forecast
-from pricecast.tasks import sources
+from pricecast.stores import price_files
 
 from .conftest import (
     cli_env,
@@ -131,7 +131,7 @@ def test_killed_run_is_closed_on_the_next_start(tmp_path):
     assert all(r.info.status == "RUNNING" for r in before)  # as the kill left them
     assert not (tmp_path / "o1" / "summary.json").exists()
     cache = home / "cache" / "prices"
-    frame, *_ = sources.read_cache(cache, "KO")  # written before training: whole
+    frame, *_ = price_files.read_cache(cache, "KO")  # written before training: whole
     assert len(frame) == len(yahoo_history("KO", "2019-06-03", "2020-03-31"))
 
     proc2 = run_cli(
@@ -149,6 +149,6 @@ def test_killed_run_is_closed_on_the_next_start(tmp_path):
     assert len(new) == 2 and all(r.info.status == "FINISHED" for r in new)
     assert not [r for r in after.values() if r.info.status == "RUNNING"]
     assert json.loads((tmp_path / "o2" / "summary.json").read_text())["failed"] == {}
-    frame, *_ = sources.read_cache(cache, "KO")
+    frame, *_ = price_files.read_cache(cache, "KO")
     assert len(frame) == len(yahoo_history("KO", "2019-06-03", "2020-03-31"))
     assert sorted(p.name for p in cache.iterdir()) == ["KO.parquet"]

@@ -9,8 +9,8 @@ import pytest
 
 from pricecast.configs.loader import load_config
 from pricecast.configs.schema import RunConfig
-from pricecast.tasks.dataset import PreparedData, prepare
-from pricecast.tasks.sources import load_prices
+from pricecast.stores.prices import load_prices
+from pricecast.tasks.dataset import Dataset, build_dataset
 from pricecast.tasks.validate import validate_prices
 
 YAHOO_COLUMNS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
@@ -83,7 +83,7 @@ def fb_seed_prices(_fb_seed_frame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def fb_prepared(seed_fb_config, _fb_seed_frame) -> PreparedData:
+def fb_prepared(seed_fb_config, _fb_seed_frame) -> Dataset:
     """The seed FB case prepared as the flow does it (read-only)."""
     cfg = seed_fb_config
-    return prepare(_fb_seed_frame, "FB", cfg.features, cfg.split, cfg.data.target)
+    return build_dataset(_fb_seed_frame, "FB", cfg.features, cfg.split, cfg.data.target)

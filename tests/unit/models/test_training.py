@@ -9,15 +9,15 @@ import pytest
 
 from pricecast.models.recurrent import build_model
 from pricecast.models.training import EpochLogger, TrainingDiverged, fit, predict
-from pricecast.tasks.dataset import PreparedData, prepare
+from pricecast.tasks.dataset import Dataset, build_dataset
 
 WINDOW = 10
 N_TRAIN = 192
 
 
-def _prepared(config, prices, horizon: int) -> PreparedData:
+def _prepared(config, prices, horizon: int) -> Dataset:
     features = config.features.model_copy(update={"window": WINDOW, "horizon": horizon})
-    return prepare(prices, "FB", features, config.split, config.data.target)
+    return build_dataset(prices, "FB", features, config.split, config.data.target)
 
 
 @pytest.fixture(scope="module")

@@ -8,24 +8,24 @@ import pytest
 from pydantic import ValidationError
 
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig, TrainingConfig, VariantConfig
-from pricecast.tasks import backtest
+from pricecast.models import variant as keras_variant
+from pricecast.models.variant import keras_model_fns
+from pricecast.stores.price_files import read_sample
 from pricecast.tasks.backtest import (
     BASELINES,
     COLUMNS,
     ModelFns,
-    champion,
-    check_strategy,
+    best_model,
     insample_scale,
-    keras_model_fns,
     origin_rows,
     refit_segments,
     summarize,
     walk_forward,
 )
 from pricecast.tasks.features import input_frame, prices_from_targets, target_matrix
+from pricecast.tasks.forecasters import check_strategy
 from pricecast.tasks.metrics import METRICS, naive_scale
 from pricecast.tasks.scaling import SeriesScaler
-from pricecast.tasks.sources import read_sample
 from pricecast.tasks.validate import validate_prices
 from pricecast.tasks.windows import windows
 
@@ -365,7 +365,7 @@ def test_keras_fns_build_one_output_for_recursive(monkeypatch):
     assert isinstance(model, keras.Model) and model.output_shape == (None, 1)
     one_batch = fns.predict(model, x)
     assert one_batch.shape == (16, 1) and one_batch.dtype == np.float64
-    monkeypatch.setattr(backtest, "PREDICT_ON_BATCH_MAX", 4)
+    monkeypatch.setattr(keras_variant, "PREDICT_ON_BATCH_MAX", 4)
     np.testing.assert_allclose(fns.predict(model, x), one_batch, rtol=1e-6)
 
 
@@ -415,23 +415,23 @@ def test_origin_rows_and_refit_segments():
     assert refit_segments(5, 2) == [(0, 2), (2, 4), (4, 5)]
 
 
-def test_summarize_and_champion(fb):
+def test_summarize_and_best_model(fb):
     frame = run(fb, Linear().fns(), window=10, horizon=3, n_origins=40)
     summary = summarize(frame, insample_scale(fb["adj_close"], frame["cutoff"].min()))
     assert list(summary) == ["lin", *BASELINES]
     for per_model in summary.values():
         assert list(per_model) == list(METRICS)
         assert all(len(v) == 3 for v in per_model.values())
-    best = champion(summary, "mase", h=2)
+    best = best_model(summary, "mase", h=2)
     assert summary[best]["mase"][1] == min(m["mase"][1] for m in summary.values())
     toy = {
         "a": {"mase": [np.nan], "directional_accuracy": [0.4]},
         "b": {"mase": [2.0], "directional_accuracy": [0.6]},
     }
-    assert champion(toy) == "b"
-    assert champion(toy, "directional_accuracy") == "b"
+    assert best_model(toy) == "b"
+    assert best_model(toy, "directional_accuracy") == "b"
     with pytest.raises(ValueError, match="no model"):
-        champion({"a": {"mase": [np.nan]}})
+        best_model({"a": {"mase": [np.nan]}})
 
 
 def test_errors_are_clear(fb):

@@ -13,13 +13,13 @@ def _summary(**mase):
 
 def test_baseline_winner_is_never_registered():
     d = decide(_summary(lstm=1.2, persistence=1.0, drift=1.1, moving_average=1.5))
-    assert (d.best, d.candidate, d.promote) == ("persistence", None, False)
+    assert (d.best_model, d.candidate, d.promote) == ("persistence", None, False)
     assert "persistence baseline" in d.reason
 
 
 def test_winner_beating_persistence_with_no_champion_is_promoted():
     d = decide(_summary(lstm=0.9, gru=0.95, persistence=1.0, drift=1.1, moving_average=1.5))
-    assert (d.best, d.candidate, d.promote) == ("lstm", "lstm", True)
+    assert (d.best_model, d.candidate, d.promote) == ("lstm", "lstm", True)
     assert "beats persistence" in d.reason
 
 
@@ -64,7 +64,7 @@ def test_tie_with_persistence_is_not_promoted():
 @pytest.mark.parametrize("metric", ["rmse"])
 def test_other_metric(metric):
     d = decide(_summary(rnn=0.4, persistence=0.5, drift=0.6, moving_average=0.7), metric=metric)
-    assert d.best == "rnn" and d.promote
+    assert d.best_model == "rnn" and d.promote
 
 
 def test_min_improvement_margin():

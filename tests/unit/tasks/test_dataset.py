@@ -1,4 +1,4 @@
-"""prepare(): chronological spans, windows from the days before, a scaler of training rows."""
+"""build_dataset(): chronological spans, windows from the days before, a scaler of training rows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from pricecast.configs.schema import FeaturesConfig, SplitConfig
-from pricecast.tasks.dataset import origin_splits, prepare, split_labels
+from pricecast.tasks.dataset import build_dataset, origin_splits, split_labels
 from pricecast.tasks.features import target_matrix
 from pricecast.tasks.validate import PriceDataError
 
@@ -100,7 +100,7 @@ positive = st.floats(1e-3, 1e6, allow_nan=False, allow_infinity=False, allow_sub
 )
 @given(features=FEATURES, split=SPLITS, spans=st.sampled_from(["test", "val+test"]), data=st.data())
 def test_later_prices_never_reach_the_scaler(fb_seed_prices, features, split, spans, data):
-    base = prepare(fb_seed_prices, "FB", features, split, "close")
+    base = build_dataset(fb_seed_prices, "FB", features, split, "close")
     first = base.span("val" if spans == "val+test" else "test")[0]
     later = fb_seed_prices.index >= first
     n = int(later.sum())
@@ -114,7 +114,7 @@ def test_later_prices_never_reach_the_scaler(fb_seed_prices, features, split, sp
     volume = data.draw(st.floats(0, 1e9, allow_nan=False), label="volume")
     changed.loc[later, "volume"] = volume
 
-    after = prepare(changed, "FB", features, split, "close")
+    after = build_dataset(changed, "FB", features, split, "close")
 
     assert after.scaler.state() == base.scaler.state()
     assert after.train_scale == base.train_scale
@@ -132,7 +132,7 @@ def test_test_span_shorter_than_horizon(fb_seed_prices):
     features = FeaturesConfig(window=40, horizon=5)
     split = SplitConfig(test_start=dt.date(2020, 1, 29))  # 29, 30, 31 January
     with pytest.raises(PriceDataError) as info:
-        prepare(fb_seed_prices, "FB", features, split, "close")
+        build_dataset(fb_seed_prices, "FB", features, split, "close")
     msg = str(info.value)
     assert msg.startswith("FB: the test span has 3 row(s); it needs at least 5")
 
@@ -141,7 +141,7 @@ def test_train_span_shorter_than_window(fb_seed_prices):
     features = FeaturesConfig(window=40, horizon=1)
     split = SplitConfig(train_end=dt.date(2015, 2, 27), test_start=dt.date(2020, 1, 1))
     with pytest.raises(PriceDataError) as info:
-        prepare(fb_seed_prices, "FB", features, split, "close")
+        build_dataset(fb_seed_prices, "FB", features, split, "close")
     msg = str(info.value)
     assert msg.startswith("FB: the train span has ")
     assert "it needs at least 41 (window 40 + horizon 1" in msg
@@ -149,13 +149,15 @@ def test_train_span_shorter_than_window(fb_seed_prices):
 
 def test_too_few_rows_overall(fb_seed_prices):
     with pytest.raises(PriceDataError, match=r"^FB: 30 rows are too few for window 40"):
-        prepare(fb_seed_prices.iloc[:31], "FB", FeaturesConfig(window=40), SplitConfig(), "close")
+        build_dataset(
+            fb_seed_prices.iloc[:31], "FB", FeaturesConfig(window=40), SplitConfig(), "close"
+        )
 
 
 def test_empty_test_span_names_ticker(fb_seed_prices):
     split = SplitConfig(test_start=dt.date(2021, 1, 4))
     with pytest.raises(PriceDataError, match=r"^FB: the test span is empty \(data ends 2020-01-31"):
-        prepare(fb_seed_prices, "FB", FeaturesConfig(window=5), split, "close")
+        build_dataset(fb_seed_prices, "FB", FeaturesConfig(window=5), split, "close")
 
 
 # --------------------------------------------------------------------------- labels
@@ -197,7 +199,7 @@ def test_targets_of_prepared_level_series():
     idx = pd.bdate_range("2020-01-01", periods=30, name="date")
     close = 100.0 + np.arange(30.0)
     frame = pd.DataFrame({c: close for c in PRICES} | {"volume": 1.0}, index=idx)
-    d = prepare(
+    d = build_dataset(
         frame,
         "T",
         FeaturesConfig(window=3, horizon=2, target_transform="level"),

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pricecast.configs.schema import PRICE_COLUMNS
-from pricecast.tasks.sources import read_sample
+from pricecast.stores.price_files import read_sample
 from pricecast.tasks.validate import PriceDataError, validate_prices
 
 

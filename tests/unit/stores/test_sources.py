@@ -18,22 +18,24 @@ from yfinance.scrapers.history import PriceHistory
 from yfinance.utils import empty_df
 
 from pricecast.configs.schema import PRICE_COLUMNS
-from pricecast.tasks import sources
-from pricecast.tasks.sources import (
-    CorruptCacheError,
-    NoPriceDataError,
-    PriceSourceError,
-    RateLimitedError,
-    SourceUnavailableError,
+from pricecast.stores import price_files, yahoo
+from pricecast.stores.price_files import (
     cache_file,
-    download_yahoo,
-    load_prices,
-    normalize_yahoo,
     read_cache,
     read_sample,
     read_yahoo_csv,
     write_cache,
 )
+from pricecast.stores.price_format import (
+    CorruptCacheError,
+    NoPriceDataError,
+    PriceSourceError,
+    RateLimitedError,
+    SourceUnavailableError,
+    normalize_yahoo,
+)
+from pricecast.stores.prices import load_prices
+from pricecast.stores.yahoo import download_yahoo
 
 HISTORY_SIGNATURE = inspect.signature(PriceHistory.history)
 
@@ -226,8 +228,8 @@ def test_yahoo_reachable_is_false_without_a_connection(monkeypatch):
         assert address == ("query2.finance.yahoo.com", 443) and timeout == 3.0
         raise OSError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(sources.socket, "create_connection", refuse)
-    assert sources.yahoo_reachable() is False
+    monkeypatch.setattr(yahoo.socket, "create_connection", refuse)
+    assert yahoo.yahoo_reachable() is False
 
 
 def test_download_yahoo_network_error_is_source_unavailable():
@@ -451,7 +453,7 @@ def test_failed_cache_write_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch
         where.write(b"PAR1 partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(sources.pq, "write_table", half_written)
+    monkeypatch.setattr(price_files.pq, "write_table", half_written)
     with pytest.raises(OSError, match="disk full"):
         write_cache(
             tmp_path,

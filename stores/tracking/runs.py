@@ -1,0 +1,294 @@
+"""MLflow runs and their artifacts: one parent run per ticker, one child run per variant.
+
+Every function takes the run id it writes to; nothing here reads a run back. MLflow's
+active run is thread-local, so a variant's child run is opened in the worker thread that
+trains it (:func:`variant_run`), where MLflow's Keras callback and ``log_model`` find it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import joblib
+import keras
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.keras import MlflowCallback
+from mlflow.keras import log_model as log_keras_model
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from pricecast.stores.tracking.store import KIND_TAG, OWNER_TAG, Tracker, owner
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten nested config data to ``a.b.c`` → string values (MLflow params)."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for v in value:
+                out.update(flatten(v, f"{name}.{v.get('name', len(out))}."))
+        else:
+            out[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return out
+
+
+def start_ticker_run(
+    tracker: Tracker, ticker: str, config: Mapping[str, Any], tags: Mapping[str, str]
+) -> str:
+    """Create the parent run of one ticker and log the flattened config.
+
+    Returns:
+        The parent run id.
+    """
+    client = tracker.client
+    run = client.create_run(
+        tracker.experiment_id,
+        run_name=ticker,
+        tags={"ticker": ticker, KIND_TAG: "ticker", OWNER_TAG: owner(), **tags},
+    )
+    params = flatten(config)
+    params["ticker"] = ticker
+    _log_params(client, run.info.run_id, params)
+    return run.info.run_id
+
+
+def _log_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
+    items = [Param(k, v[:6000]) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def log_data_info(
+    tracker: Tracker, run_id: str, source: str, first: str, last: str, rows: int, notes: list[str]
+) -> None:
+    """Record where the prices came from and which span was used."""
+    client = tracker.client
+    _log_params(
+        client,
+        run_id,
+        {"data.source_used": source, "data.first_date": first, "data.last_date": last},
+    )
+    client.log_metric(run_id, "data_rows", rows)
+    client.set_tag(run_id, "data_source", source)
+    if notes:
+        client.set_tag(run_id, "data_notes", "\n".join(notes)[:5000])
+
+
+def tag_run(tracker: Tracker, run_id: str, tags: Mapping[str, str]) -> None:
+    """Set tags on a run."""
+    client = tracker.client
+    for key, value in tags.items():
+        client.set_tag(run_id, key, str(value)[:5000])
+
+
+def log_metric(tracker: Tracker, run_id: str, key: str, value: float) -> None:
+    """Log one metric value on a run."""
+    tracker.client.log_metric(run_id, key, float(value))
+
+
+def finish_run(tracker: Tracker, run_id: str, error: str | None = None) -> None:
+    """End a run: FINISHED, or FAILED with the reason as the ``error`` tag."""
+    client = tracker.client
+    if error:
+        client.set_tag(run_id, "error", error[:5000])
+    client.set_terminated(
+        run_id, RunStatus.to_string(RunStatus.FAILED if error else RunStatus.FINISHED)
+    )
+
+
+@contextmanager
+def variant_run(
+    tracker: Tracker, parent_id: str, ticker: str, name: str, tags: Mapping[str, str]
+) -> Iterator[str]:
+    """Open a child run for one variant as the current thread's active run.
+
+    The run ends FINISHED, or FAILED (with the error tagged) if the block raises. While
+    it is open, MLflow's fluent helpers in this thread (its Keras callback,
+    ``log_model``) write to it.
+
+    Yields:
+        The child run id.
+    """
+    with mlflow.start_run(
+        experiment_id=tracker.experiment_id,
+        run_name=f"{ticker}-{name}",
+        parent_run_id=parent_id,
+        nested=True,
+        tags={
+            "ticker": ticker,
+            "variant": name,
+            KIND_TAG: "variant",
+            OWNER_TAG: owner(),
+            **tags,
+        },
+    ) as run:
+        try:
+            yield run.info.run_id
+        except BaseException as err:
+            # Leaving the ``with`` on an exception ends the run as FAILED.
+            tracker.client.set_tag(run.info.run_id, "error", f"{type(err).__name__}: {err}"[:5000])
+            raise
+
+
+class EpochCallback(MlflowCallback):
+    """MLflow's Keras callback, less what would mislead in the run's charts.
+
+    It logs the optimizer's settings, the model summary and, per epoch, ``loss``,
+    ``val_loss`` and ``learning_rate`` with the epoch as step, to the active run of the
+    thread that trains (see :func:`variant_run`). Two things are left out: non-finite
+    values (a diverged epoch's NaN loss would flatten the chart; the run's ``error``
+    tag says what happened), and the per-validation ``validation_*`` copies, which
+    repeat ``val_*`` without a step.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        finite = {k: v for k, v in (logs or {}).items() if np.isfinite(v)}
+        super().on_epoch_end(epoch, finite)
+
+    def on_test_end(self, logs: dict | None = None) -> None:  # noqa: D102
+        return None
+
+
+def epoch_callback() -> keras.callbacks.Callback:
+    """The per-epoch MLflow callback of a variant's training (see :class:`EpochCallback`)."""
+    return EpochCallback()
+
+
+def _finite(values: Mapping[str, float]) -> list[Metric]:
+    now = int(time.time() * 1000)
+    return [Metric(k, float(v), now, 0) for k, v in values.items() if np.isfinite(v)]
+
+
+def log_variant(
+    tracker: Tracker,
+    run_id: str,
+    params: Mapping[str, str],
+    fit_metrics: Mapping[str, float],
+    scaler: Any,
+    model: keras.Model,
+    example: np.ndarray,
+) -> str:
+    """Log a trained variant to its child run: params, fit figures, scaler and model.
+
+    The Keras model goes through MLflow's keras flavour (with a signature), which links
+    it to the thread's active run; ``run_id`` must be that run.
+
+    Returns:
+        The logged model's URI (loadable with ``mlflow.pyfunc.load_model``).
+
+    Raises:
+        RuntimeError: If ``run_id`` is not the active run of this thread.
+    """
+    active = mlflow.active_run()
+    if active is None or active.info.run_id != run_id:
+        raise RuntimeError(f"log_variant: run {run_id} is not this thread's active run")
+    client = tracker.client
+    _log_params(client, run_id, params)
+    client.log_batch(run_id, metrics=_finite(fit_metrics))
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        joblib.dump(scaler, d / "scaler.joblib")
+        (d / "scaler.json").write_text(json.dumps(scaler.state(), indent=1))
+        for name in ("scaler.joblib", "scaler.json"):
+            client.log_artifact(run_id, str(d / name))
+    output = model.predict(example, verbose=0)
+    info = log_keras_model(
+        model,
+        name="model",
+        signature=infer_signature(example, output),
+        pip_requirements=[f"keras=={keras.__version__}", "tensorflow"],
+    )
+    client.set_tag(run_id, "model_uri", info.model_uri)
+    return info.model_uri
+
+
+def log_variant_evaluation(
+    tracker: Tracker,
+    run_id: str,
+    metrics: Mapping[str, float],
+    baseline_metrics: Mapping[str, Mapping[str, float]],
+    predictions: pd.DataFrame,
+    figure: Figure,
+) -> None:
+    """Log a variant's test-span scores beside ``<baseline>_<metric>``, its table and plot."""
+    values = {k: float(v) for k, v in metrics.items()}
+    for base, base_metrics in baseline_metrics.items():
+        values.update({f"{base}_{k}": float(v) for k, v in base_metrics.items()})
+    client = tracker.client
+    client.log_batch(run_id, metrics=_finite(values))
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        predictions.to_csv(d / "predictions.csv", index=False, date_format="%Y-%m-%d")
+        figure.savefig(d / "forecast.png")
+        for name in ("predictions.csv", "forecast.png"):
+            client.log_artifact(run_id, str(d / name))
+
+
+def log_ticker_summary(tracker: Tracker, run_id: str, files: list[Path], best: str) -> None:
+    """Log the per-ticker comparison files (table, plot, predictions) to the parent run.
+
+    ``best_by_rmse`` names the model (baselines included) with the lowest test-span RMSE.
+    """
+    client = tracker.client
+    for path in files:
+        client.log_artifact(run_id, str(path))
+    client.set_tag(run_id, "best_by_rmse", best)
+
+
+def log_backtest(tracker: Tracker, run_id: str, frame: pd.DataFrame, seconds: float) -> None:
+    """Log a variant's backtest rows (``backtest.csv``) and its duration to its run."""
+    client = tracker.client
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "backtest.csv"
+        frame.to_csv(path, index=False, date_format="%Y-%m-%d")
+        client.log_artifact(run_id, str(path))
+    client.log_metric(run_id, "backtest_seconds", float(seconds))
+
+
+def log_backtest_summary(
+    tracker: Tracker,
+    run_id: str,
+    frame: pd.DataFrame,
+    summary: Mapping[str, Mapping[str, list[float]]],
+    figure: Figure,
+) -> None:
+    """Log the whole backtest (all models, baselines included) to a ticker's parent run."""
+    client = tracker.client
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        frame.to_csv(d / "backtest.csv", index=False, date_format="%Y-%m-%d")
+        (d / "backtest_metrics.json").write_text(json.dumps(summary, indent=1))
+        figure.savefig(d / "backtest.png")
+        for name in ("backtest.csv", "backtest_metrics.json", "backtest.png"):
+            client.log_artifact(run_id, str(d / name), "backtest")
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(f"backtest_{metric}_{model}", float(v), now, h)
+        for model, by_metric in summary.items()
+        for metric, values in by_metric.items()
+        for h, v in enumerate(values, start=1)
+        if np.isfinite(v)
+    ]
+    for i in range(0, len(metrics), 500):
+        client.log_batch(run_id, metrics=metrics[i : i + 500])
+
+
+def note_decision(tracker: Tracker, run_id: str, decision: str, best_model: str) -> None:
+    """Record the champion guard's decision (and why) and the backtest's best model on a run."""
+    client = tracker.client
+    client.set_tag(run_id, "champion_decision", decision[:5000])
+    client.set_tag(run_id, "backtest_best_model", best_model)

@@ -1,0 +1,234 @@
+"""The MLflow tracking store: where it is, whether it answers, and its housekeeping.
+
+Connecting never sets MLflow's process-wide tracking URI: every call in ``stores.tracking``
+goes through a client bound to the :class:`Tracker`'s URI. The entry point (the command,
+or a flow run started by a worker) calls :func:`use_store` once, for MLflow's own
+fluent-API helpers (the Keras callback, ``log_model``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+if sys.platform != "win32":
+    import fcntl
+else:  # pragma: no cover - no advisory locks; MLflow's own behaviour
+    fcntl = None
+
+KIND_TAG = "pricecast.kind"
+OWNER_TAG = "pricecast.owner"
+"""``host:pid`` of the process that opened a run (to find runs orphaned by a kill)."""
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The MLflow tracking store cannot be reached; the message holds the URI."""
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """An open MLflow experiment.
+
+    Attributes:
+        uri: Tracking URI.
+        experiment_id: Experiment id.
+        experiment_name: Experiment name.
+        local: Whether the store is a local sqlite file (no UI server).
+    """
+
+    uri: str
+    experiment_id: str
+    experiment_name: str
+    local: bool
+
+    @property
+    def client(self) -> MlflowClient:
+        """A client bound to this tracking URI."""
+        return MlflowClient(tracking_uri=self.uri)
+
+    def run_url(self, run_id: str) -> str:
+        """Link to a run in the MLflow UI (relative fragment for a local store)."""
+        fragment = f"#/experiments/{self.experiment_id}/runs/{run_id}"
+        return fragment if self.local else f"{self.uri.rstrip('/')}/{fragment}"
+
+    def ui_command(self) -> str:
+        """Command that opens the MLflow UI on this store."""
+        if self.local:
+            return f"mlflow ui --backend-store-uri {self.uri}"
+        return f"open {self.uri}"
+
+
+def use_store(tracker: Tracker) -> None:
+    """Point MLflow's fluent API at this store; called once, by the entry point."""
+    if mlflow.get_tracking_uri() != tracker.uri:
+        mlflow.set_tracking_uri(tracker.uri)
+
+
+def open_store(home: Path, uri: str | None = None) -> Tracker:
+    """Connect to the tracking store without choosing an experiment (registry access).
+
+    Raises:
+        TrackingUnavailableError: If the store cannot be reached, or a local sqlite store
+            does not exist (it is not created: nothing was tracked there yet).
+    """
+    uri = uri or resolve_uri(home)
+    check_reachable(uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise TrackingUnavailableError(
+            f"no MLflow store at {uri}: nothing was tracked there yet (run `forecast run` first)"
+        )
+    try:
+        with _first_use_lock(uri):
+            MlflowClient(tracking_uri=uri)  # creates a new store's tables
+    except MlflowException as err:
+        raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
+    return Tracker(uri, "", "", uri.startswith(("sqlite:", "file:")))
+
+
+@contextmanager
+def _first_use_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive file lock while a local sqlite store is opened.
+
+    MLflow creates and migrates a new sqlite store's tables without any lock: two
+    processes opening a fresh ``mlflow.db`` at once fail ("table ... already exists")
+    and can leave it half-migrated for good. Other stores are not locked.
+    """
+    if not uri.startswith("sqlite:///") or fcntl is None:
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(f"{db.name}.lock"), "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def default_uri(home: Path) -> str:
+    """The default store: a sqlite file in ``FORECAST_HOME``."""
+    return f"sqlite:///{home / 'mlflow.db'}"
+
+
+def resolve_uri(home: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the default sqlite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri(home)
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast when an HTTP tracking server does not answer its health check.
+
+    Raises:
+        TrackingUnavailableError: Naming the URI.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = f"{uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - configured URI
+            if resp.status != 200:
+                raise TrackingUnavailableError(f"MLflow at {uri} answered {resp.status} on /health")
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingUnavailableError(
+            f"MLflow tracking server unreachable at {uri}: {reason}"
+        ) from None
+
+
+def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
+    """Connect to the tracking store and get or create the experiment.
+
+    With the default local store, artifacts go to ``FORECAST_HOME/mlartifacts``; with a
+    server, the server decides (artifact proxy).
+
+    Args:
+        name: Experiment name (from the config).
+        home: ``FORECAST_HOME``.
+        uri: Tracking URI (default: :func:`resolve_uri`).
+
+    Raises:
+        TrackingUnavailableError: If the store cannot be reached.
+    """
+    uri = uri or resolve_uri(home)
+    check_reachable(uri)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    location = (home / "mlartifacts" / name).resolve().as_uri() if local else None
+    try:
+        with _first_use_lock(uri):
+            client = MlflowClient(tracking_uri=uri)  # creates a new store's tables
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                try:
+                    exp = client.get_experiment(
+                        client.create_experiment(name, artifact_location=location)
+                    )
+                except MlflowException:
+                    # Created by another process in the meantime (a tracking server).
+                    exp = client.get_experiment_by_name(name)
+                    if exp is None:
+                        raise
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        exp_id = exp.experiment_id
+    except MlflowException as err:
+        raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
+    tracker = Tracker(uri, exp_id, name, local)
+    mark_stale_runs(tracker)
+    return tracker
+
+
+def owner() -> str:
+    """``host:pid`` of this process, tagged on the runs it opens."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def alive(owner: str) -> bool:
+    """Whether the process named by an :data:`OWNER_TAG` value may still be running."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's run: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def mark_stale_runs(tracker: Tracker) -> list[str]:
+    """Mark RUNNING runs whose process on this host is gone as KILLED.
+
+    A run opened by a process that was killed (power loss, OOM, ``kill -9``) would stay
+    RUNNING forever; the next start of the flow closes it with an ``error`` tag.
+
+    Returns:
+        The ids of the runs marked.
+    """
+    client = tracker.client
+    stale = []
+    runs = client.search_runs(
+        [tracker.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for run in runs:
+        owner = run.data.tags.get(OWNER_TAG)
+        if owner and not alive(owner):
+            client.set_tag(
+                run.info.run_id, "error", f"process {owner} ended without closing the run"
+            )
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            stale.append(run.info.run_id)
+    return stale
