@@ -8,7 +8,7 @@ Three measurements (real bundled Yahoo samples, CPU unless TensorFlow sees a GPU
    inverse scaling, baselines, the long frame) is timed apart from that training;
 2. the same with ``refit_every=20`` (13 fits: the first plus 12 warm-started refits);
 3. per sample ticker: MASE at h=1 of one small LSTM variant and each baseline over the
-   last 250 days, and the champion.
+   last 250 days, and the best model.
 
 ``--quick`` trains for one epoch and uses a smaller model for the per-ticker table.
 """
@@ -69,7 +69,8 @@ def load(ticker: str, rows: int | None = None):
 
 def timed_backtest(prices, variant, training, backtest, window: int, refit_epochs: int | None):
     from pricecast.configs.schema import FeaturesConfig
-    from pricecast.tasks.backtest import keras_model_fns, walk_forward
+    from pricecast.models.variant import keras_model_fns
+    from pricecast.tasks.backtest import walk_forward
 
     features = FeaturesConfig(window=window, horizon=1)
     fns = keras_model_fns(
@@ -141,11 +142,11 @@ def accuracy(args: argparse.Namespace) -> None:
         TrainingConfig,
         VariantConfig,
     )
+    from pricecast.models.variant import keras_model_fns
     from pricecast.tasks.backtest import (
         BASELINES,
-        champion,
+        best_model,
         insample_scale,
-        keras_model_fns,
         summarize,
         walk_forward,
     )
@@ -160,7 +161,9 @@ def accuracy(args: argparse.Namespace) -> None:
         f"MASE scale: in-sample persistence MAE up to the first cutoff"
     )
     names = ["lstm", *BASELINES]
-    print(f"    {'ticker':6} " + " ".join(f"{n:>14}" for n in names) + f"  {'champion':>14}  secs")
+    print(
+        f"    {'ticker':6} " + " ".join(f"{n:>14}" for n in names) + f"  {'best model':>14}  secs"
+    )
     for ticker in TICKERS:
         prices = load(ticker, args.rows)
         t0 = time.perf_counter()
@@ -171,7 +174,7 @@ def accuracy(args: argparse.Namespace) -> None:
         summary = summarize(frame, insample_scale(prices["adj_close"], frame["cutoff"].min()))
         row = " ".join(f"{summary[n]['mase'][0]:>14.3f}" for n in names)
         secs = time.perf_counter() - t0
-        print(f"    {ticker:6} {row}  {champion(summary):>14}  {secs:4.1f}")
+        print(f"    {ticker:6} {row}  {best_model(summary):>14}  {secs:4.1f}")
 
 
 def fmt(values: dict[str, float]) -> str:

@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pure_stages(config_ref: str, epochs: int | None, overrides: dict | None = None) -> dict:
     from pricecast.configs.loader import load_config
-    from pricecast.models.variant import forecast_prices, train_variant
+    from pricecast.models.training import seed_process
+    from pricecast.models.variant import train_variant
     from pricecast.stores import prices
-    from pricecast.tasks.dataset import prepare
-    from pricecast.tasks.evaluation import baseline_forecasts, score
+    from pricecast.tasks.dataset import build_dataset
+    from pricecast.tasks.evaluation import evaluate_split, forecast_split
     from pricecast.tasks.validate import validate_prices
 
     overrides = {**(overrides or {}), **({"training.epochs": epochs} if epochs else {})}
@@ -47,15 +48,16 @@ def pure_stages(config_ref: str, epochs: int | None, overrides: dict | None = No
             out["load"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             frame = validate_prices(loaded.frame, ticker, cfg.data.null_rows).frame
-            data = prepare(frame, ticker, cfg.features, cfg.split, cfg.data.target)
+            data = build_dataset(frame, ticker, cfg.features, cfg.split, cfg.data.target)
             out["window"] = time.perf_counter() - t0
+            seed_process(cfg.training.seed)
             for v in cfg.variants:
-                model, fitted = train_variant(data, v, cfg.training)
-                out["train"][v.name] = fitted.seconds
-                out["epochs"][v.name] = fitted.epochs_run
+                trained = train_variant(data, v, cfg.training)
+                out["train"][v.name] = trained.fit.seconds
+                out["epochs"][v.name] = trained.fit.epochs_run
                 t0 = time.perf_counter()
-                pred = forecast_prices(model, data)
-                scores = score(data, {v.name: pred, **baseline_forecasts(data)})
+                pred = forecast_split(trained.forecaster, trained.state, data)
+                scores = evaluate_split(data, {v.name: pred}).scores
                 out["evaluate"][v.name] = time.perf_counter() - t0
                 out["rmse"][v.name] = scores[v.name]["rmse"]
             out["rmse"]["persistence"] = scores["persistence"]["rmse"]
@@ -84,7 +86,7 @@ def cli_run(config_ref: str, epochs: int | None, workers: int | None, home: Path
     work = logging = report = backtest = 0.0
     for info in summary["tickers"].values():
         t = info["timings"]
-        work += sum(t["train"].values()) + sum(t["evaluate"].values())
+        work += sum(t["train"].values()) + t["evaluate"]
         backtest += sum(info.get("backtest", {}).get("model_seconds", {}).values())
         logging += sum(t["log"].values())
         report += t["report"]

@@ -11,8 +11,6 @@ MLflow while the others complete, and the flow's final state names the failed ti
 # (Prefect resolves the futures passed to ``submit`` into their results; its type hints
 # declare the results' types only.)
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Any

@@ -11,8 +11,6 @@ builds its own dataset, and leaves its :class:`TrainResult` on the ticker's pare
 # (Prefect resolves the futures passed to ``submit`` into their results; its type hints
 # declare the results' types only.)
 
-from __future__ import annotations
-
 import time
 from typing import Any
 
@@ -153,13 +151,13 @@ def train(
     """
     logger = get_run_logger()
     tracker = store.open_experiment(config.experiment, forecast_home())
+    # Whatever process this runs in (a work pool's, a Dask worker's) is seeded once.
+    seed_process(config.training.seed)
     dispatched = dataset is None
     if dispatched:
         if prices_uri is None:
             raise ValueError("train needs either a dataset or a prices_uri")
-        # A run on a work pool is its own entry point.
-        store.use_store(tracker)
-        seed_process(config.training.seed)
+        store.use_store(tracker)  # a run on a work pool is its own entry point
         frame = handoff.load_frame(tracker, prices_uri)
         dataset = build_dataset(frame, ticker, config.features, config.split, config.data.target)
     device = devices()

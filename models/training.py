@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,16 +11,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+_seed_lock = threading.Lock()
+_process_seed: int | None = None
 
-def seed_process(seed: int) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras for this process.
 
-    Called once by an entry point (a flow run, a command) before any model is built,
-    never by a step: the global seed is process state, and steps run in worker threads.
-    Each model's initialisers, dropout and shuffling also have their own seeds derived
-    from the same value, so concurrent training stays reproducible.
+def seed_process(seed: int) -> bool:
+    """Seed Python, NumPy, TensorFlow and Keras for this process, once per seed.
+
+    Called by the entry point of whatever process trains (the ``forecast`` flow, a
+    ``train`` run on a work pool or a Dask worker), never by a step: the global seed is
+    process state, and steps run in worker threads. Each model's initialisers, dropout
+    and shuffling also have their own seeds derived from the same value, so concurrent
+    training stays reproducible whichever runner spreads it.
+
+    Returns:
+        Whether the seed was set now (``False``: this process already had it).
     """
-    keras.utils.set_random_seed(seed)
+    global _process_seed
+    with _seed_lock:
+        if _process_seed == seed:
+            return False
+        keras.utils.set_random_seed(seed)
+        _process_seed = seed
+        return True
 
 
 class EpochLogger(keras.callbacks.Callback):
