@@ -11,7 +11,10 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from pricecast.configs.base import Strict
+from pricecast.configs.live import LiveConfig
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
 """Columns of a normalised price frame, in order."""
@@ -30,10 +33,7 @@ _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,14}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 
 
-class _Strict(BaseModel):
-    """Base: unknown keys are errors and assignments are validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+_Strict = Strict
 
 
 class DataConfig(_Strict):
@@ -311,6 +311,7 @@ class RunConfig(_Strict):
         runner: Concurrency of the flow's tasks.
         backtest: Walk-forward backtest after training (``null``: off).
         champion: Champion selection from the backtest.
+        live: The nightly loop (used by ``forecast/nightly`` and ``forecast replay``).
     """
 
     experiment: Annotated[str, Field(min_length=1, max_length=200)] = "pricecast"
@@ -322,6 +323,7 @@ class RunConfig(_Strict):
     runner: RunnerConfig = RunnerConfig()
     backtest: BacktestConfig | None = None
     champion: ChampionConfig = ChampionConfig()
+    live: LiveConfig = LiveConfig()
 
     @field_validator("variants")
     @classmethod
@@ -343,12 +345,14 @@ class RunConfig(_Strict):
             raise ValueError(f"split.test_start ({s.test_start}) is after data.end ({d.end})")
         last = s.test_end or d.end
         if s.test_start and last:
-            # Business days in the test span bound how many targets it can hold.
-            bdays = len(_bdays(s.test_start, last))
+            # Sessions in the test span bound how many targets it can hold.
+            from pricecast.tasks.calendar import sessions_between
+
+            bdays = len(sessions_between(s.test_start, last, self.live.calendar))
             if bdays < self.features.horizon:
                 raise ValueError(
                     f"features.horizon ({self.features.horizon}) is longer than the test span "
-                    f"{s.test_start}..{last} ({bdays} business days)"
+                    f"{s.test_start}..{last} ({bdays} {self.live.calendar} sessions)"
                 )
         if self.champion.h > self.features.horizon:
             raise ValueError(
@@ -366,12 +370,3 @@ class RunConfig(_Strict):
             if v.name == name:
                 return v
         raise KeyError(name)
-
-
-def _bdays(start: dt.date, end: dt.date) -> list[dt.date]:
-    days, day = [], start
-    while day <= end:
-        if day.weekday() < 5:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days

@@ -1,37 +1,24 @@
-"""The ``forecast`` command: ``forecast run`` runs the Prefect flow on a config."""
+"""The ``forecast`` command: run | replay | scores | predict | deploy."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
-import os
-import re
 import sys
-import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir
-from pricecast.flows.summary import BacktestFailure, BacktestSummary, RunSummary
-
-METRIC_COLUMNS = ("rmse", "mae", "mape", "mase", "directional_accuracy")
-
-# TensorFlow's native start-up lines: absl's preamble, its INFO records (oneDNN, CPU
-# features) and the CPU-feature line's continuation.
-_TF_STARTUP_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\)"
-    r"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] "
-    r"|To enable the following instructions: )"
+from pricecast.flows.console import (
+    CliError,
+    format_table,
+    import_tensorflow_quietly,
+    one_line,
+    quiet_console,
 )
-
-
-class CliError(Exception):
-    """An error reported as one line with a non-zero exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir
+from pricecast.flows.summary import RunSummary
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,8 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--config", default="default", help="config whose data section is used")
     pred.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
     pred.add_argument("--output", metavar="DIR", help="folder for forecast.csv and forecast.png")
+    rep = sub.add_parser("replay", help="run one night per session, in order, as scheduled")
+    rep.add_argument("--config", default="nightly", help="YAML file or bundled name")
+    rep.add_argument("--start", required=True, type=_date, help="first session (YYYY-MM-DD)")
+    rep.add_argument("--end", required=True, type=_date, help="last session (YYYY-MM-DD)")
+    rep.add_argument("--tickers", nargs="+", metavar="T", help="override data.tickers")
+    rep.add_argument("--source", help="override data.source (offline: sample)")
+    rep.add_argument("--epochs", type=int, help="override training.epochs")
+    rep.add_argument("--output", metavar="DIR", help="output folder (default under FORECAST_HOME)")
+    sco = sub.add_parser("scores", help="live scores of the recorded forecasts (the ledger)")
+    sco.add_argument("--ticker", help="one ticker (default: all in the ledger)")
+    sco.add_argument("--last", type=int, help="score the last N matured forecasts (default 20)")
+    sco.add_argument("--config", default="nightly", help="config whose data section is used")
+    sco.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
+    sco.add_argument("--as-of", type=_date, help="score as of this session (default: latest)")
     dep = sub.add_parser("deploy", help="create work pools and deployments on the Prefect API")
-    dep.add_argument("--config", default="default", help="nightly watchlist config")
+    dep.add_argument("--config", default="nightly", help="nightly watchlist config")
     dep.add_argument("--on-demand-config", default=None, help="defaults of the on-demand form")
     dep.add_argument("--cron", default=None, help="nightly schedule (default 30 22 * * 1-5)")
     dep.add_argument("--timezone", default=None, help="schedule timezone (America/New_York)")
@@ -72,88 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def format_table(summary: RunSummary) -> str:
-    """Render the summary's rows (variants and baselines) as a text table, with notes."""
-    head = f"{'ticker':<8} {'model':<16} " + " ".join(f"{c[:10]:>10}" for c in METRIC_COLUMNS)
-    lines = [head, "-" * len(head)]
-    rows = summary.rows()
-    for ticker, info in summary.tickers.items():
-        for row in rows:
-            if row["ticker"] == ticker and row["model"] in info.models:
-                values = " ".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
-                lines.append(f"{ticker:<8} {row['model']:<16} {values}")
-        lines.append(f"{'':<8} source: {info.source}; test {' .. '.join(info.test_span)}")
-        bt = info.backtest
-        if isinstance(bt, BacktestSummary):
-            mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt.models.items())
-            lines.append(f"{'':<8} backtest {bt.n_origins} origins, MASE h=1: {mase}")
-            lines.append(
-                f"{'':<8} best: {bt.best_model} — "
-                + ("promoted to @champion" if bt.promoted else "not promoted")
-                + f": {bt.decision}"
-            )
-        elif isinstance(bt, BacktestFailure):
-            lines.append(f"{'':<8} backtest failed: {bt.error}")
-    for ticker, why in summary.failed.items():
-        lines.append(f"{ticker:<8} FAILED: {why}")
-    return "\n".join(lines)
-
-
-class _NoTraceback(logging.Formatter):
-    """Format a record as ``inner`` does, leaving out the exception's traceback."""
-
-    def __init__(self, inner: logging.Formatter | None) -> None:
-        super().__init__()
-        self.inner = inner or logging.Formatter()
-
-    def format(self, record: logging.LogRecord) -> str:  # noqa: D102
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info = record.exc_text = record.stack_info = None
-        try:
-            return self.inner.format(record)
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
-
-
-def _quiet_console() -> None:
-    """Print Prefect's log lines without tracebacks (``--debug`` keeps them).
-
-    Only the console handlers change: the Prefect API (the UI's logs) keeps the tracebacks.
-    """
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
-                handler.formatter, _NoTraceback
-            ):
-                handler.setFormatter(_NoTraceback(handler.formatter))
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its native start-up INFO lines kept off the terminal.
-
-    TensorFlow 2.21 logs them through absl before absl's logging is initialised, where
-    ``TF_CPP_MIN_LOG_LEVEL`` does not reach, so every command would print a few lines of
-    noise on stderr before its own. They are captured at the file-descriptor level; any
-    other line TensorFlow writes while importing (a warning, an error) is passed on.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not _TF_STARTUP_NOISE.match(line):
-                    sys.stderr.write(line)
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Before any work: an unwritable output folder or an unreachable MLflow server ends
     # the command here, in one line naming the path or the URI.
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from pricecast.stores import outputs
     from pricecast.stores.tracking import store
 
@@ -191,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pricecast.flows.forecast import with_runner
 
     if not args.debug:
-        _quiet_console()
+        quiet_console()
     state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
@@ -218,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary.flow_run_id:
         print(f"Prefect:        flow run {summary.flow_run_id} ({state.name})")
     if state.is_failed():
-        print(f"\nforecast: {_one_line(state.message or state.name, args.debug)}", file=sys.stderr)
+        print(f"\nforecast: {one_line(state.message or state.name, args.debug)}", file=sys.stderr)
         return 1
     return 0
 
@@ -234,7 +158,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.source:
         overrides["data.source"] = args.source
     config = load_config(args.config, overrides)
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from pricecast.flows.predict import NoChampionError, predict_ahead
 
     try:
@@ -254,6 +178,83 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay the nightly loop over past sessions, in order."""
+    home = forecast_home()
+    prepare_environment(home)
+    from pricecast.configs.loader import load_config
+
+    overrides: dict[str, Any] = {}
+    if args.tickers:
+        overrides["data.tickers"] = args.tickers
+    if args.source:
+        overrides["data.source"] = args.source
+    if args.epochs is not None:
+        overrides["training.epochs"] = args.epochs
+    config = load_config(args.config, overrides)
+    if args.start > args.end:
+        raise CliError(f"--start {args.start} is after --end {args.end}", 2)
+    import_tensorflow_quietly()
+    from pricecast.flows.nightly import nightly
+    from pricecast.stores.tracking import store
+
+    store.check_reachable(store.resolve_uri(home))
+    if not args.debug:
+        quiet_console()
+    state = cast(Any, nightly)(
+        config=config,
+        as_of=args.end,
+        start=args.start,
+        output_dir=str(Path(args.output).resolve()) if args.output else None,
+        return_state=True,
+    )
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        raise CliError(f"replay ended {state.name}: {summary}")
+    nights = summary["nights"]
+    print(f"\n{'as_of':<11} {'ticker':<8} {'model':<12} {'rows':>4}  reason")
+    for n in nights:
+        model = f"{n['model']} v{n['version']}" if n["model"] else "baselines"
+        print(
+            f"{n['as_of']:<11} {n['ticker']:<8} {model:<12} {n['rows_written']:>4}  {n['reason']}"
+        )
+    print(f"\n{len(nights)} ticker-night(s) closed; outputs: {summary['output_dir']}")
+    if state.is_failed():
+        print(f"forecast: {one_line(state.message or state.name, args.debug)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    """Print the live scores of the ledger's forecasts beside persistence."""
+    home = forecast_home()
+    from pricecast.configs.loader import load_config
+    from pricecast.flows.scores import live_scores
+
+    overrides: dict[str, Any] = {}
+    if args.source:
+        overrides["data.source"] = args.source
+    config = load_config(args.config, overrides)
+    last = args.last or 20
+    table = live_scores(config, home, args.ticker, last, args.as_of)
+    if table.empty:
+        print("no matured forecasts in the ledger yet (run `forecast replay` or the nightly loop)")
+        return 0
+    cols = ["ticker", "model", "h", "n", "rmse", "mae", "mape", "mase", "directional_accuracy"]
+    head = (
+        f"{'ticker':<8} {'model':<12} {'h':>2} {'n':>4} "
+        + " ".join(f"{c[:10]:>10}" for c in cols[4:])
+        + f" {'pers.MASE':>10}"
+    )
+    print(f"live scores over the last {last} matured forecasts, beside persistence")
+    print(head)
+    print("-" * len(head))
+    for r in table.itertuples(index=False):
+        values = " ".join(f"{getattr(r, c):>10.4f}" for c in cols[4:])
+        print(f"{r.ticker:<8} {r.model:<12} {r.h:>2} {r.n:>4} {values} {r.persistence_mase:>10.4f}")
+    return 0
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Create the work pools and the nightly, on-demand and train deployments."""
     home = forecast_home()
@@ -263,7 +264,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     overrides = {"training.dispatch": args.dispatch}
     nightly = load_config(args.config, overrides)
     on_demand = load_config(args.on_demand_config or args.config, overrides)
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from pricecast.flows import deploy
 
     result = deploy.deploy(
@@ -294,39 +295,26 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_predict(args)
         if args.command == "deploy":
             return cmd_deploy(args)
+        if args.command == "replay":
+            return cmd_replay(args)
+        if args.command == "scores":
+            return cmd_scores(args)
     except KeyboardInterrupt:
         print("forecast: interrupted", file=sys.stderr)
         return 130
     except CliError as err:
         if args.debug:
             traceback.print_exc()
-        print(f"forecast: {_one_line(str(err), args.debug)}", file=sys.stderr)
+        print(f"forecast: {one_line(str(err), args.debug)}", file=sys.stderr)
         return err.code
     except Exception as err:  # noqa: BLE001 - one readable line unless --debug
         if args.debug:
             traceback.print_exc()
         config_error = type(err).__name__ == "ConfigError"
-        msg = _one_line(str(err), args.debug, every_line=config_error) or type(err).__name__
+        msg = one_line(str(err), args.debug, every_line=config_error) or type(err).__name__
         print(f"forecast: error: {msg}", file=sys.stderr)
         return 2 if config_error else 1
     return 0
-
-
-def _one_line(text: str, debug: bool = False, every_line: bool = False) -> str:
-    """Say a (possibly multi-line) error in one line.
-
-    Args:
-        text: The message.
-        debug: Keep every line as it is (the traceback is shown too).
-        every_line: Join all lines with ``; `` (one per invalid config field) instead of
-            keeping the first and pointing to ``--debug``.
-    """
-    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
-    if debug or len(lines) <= 1:
-        return text.strip()
-    if every_line:
-        return "; ".join(lines)
-    return f"{lines[0]} (more with --debug)"
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Creates (or updates) against the Prefect API in ``PREFECT_API_URL``:
 
 - work pools ``cpu`` and ``gpu`` (process type; workers: ``prefect worker start --pool ...``);
-- ``forecast/nightly`` on ``cpu``: the watchlist config on a cron schedule after the US
-  close (default ``30 22 * * 1-5`` in America/New_York);
+- ``nightly/watchlist`` on ``cpu``: the nightly loop (``flows/nightly.py``) on the
+  watchlist config, on a cron schedule after the US close (default ``30 22 * * 1-5`` in
+  America/New_York); each run closes the session of its scheduled date;
 - ``forecast/on-demand`` on ``cpu``: no schedule; its typed ``config`` parameter is the
   form the Prefect dashboard shows, and the API rejects values that break its schema;
 - ``train/train-gpu`` on ``gpu``: the training unit the ``forecast`` flow dispatches to
@@ -27,6 +28,7 @@ from prefect.types.entrypoint import EntrypointType
 
 from pricecast.configs.schema import RunConfig
 from pricecast.flows.forecast import forecast
+from pricecast.flows.nightly import nightly as nightly_flow
 from pricecast.flows.train import train
 
 NIGHTLY_CRON = "30 22 * * 1-5"
@@ -73,13 +75,13 @@ def build_deployments(
     """
     common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["pricecast"]}
     return [
-        forecast.to_deployment(
-            name="nightly",
+        nightly_flow.to_deployment(
+            name="watchlist",
             schedule=Cron(cron, timezone=timezone),
             parameters={"config": nightly.model_dump(mode="json")},
             work_pool_name="cpu",
-            description=f"Nightly forecast of {', '.join(nightly.data.tickers)} "
-            f"({cron}, {timezone}).",
+            description=f"Nightly loop on {', '.join(nightly.data.tickers)} ({cron}, "
+            f"{timezone}): score, retrain on cadence or decay, forecast the next sessions.",
             **common,
         ),
         forecast.to_deployment(

@@ -73,7 +73,9 @@ def download_yahoo(
 
 
 @task(name="fetch-prices", task_run_name="fetch-{ticker}", cache_policy=NO_CACHE)
-def fetch_prices(ticker: str, data: DataConfig, home: str) -> LoadedPrices:
+def fetch_prices(
+    ticker: str, data: DataConfig, home: str, incremental: bool = False
+) -> LoadedPrices:
     """Load one ticker's prices from the configured source.
 
     Not cached itself: local files (the parquet cache, a CSV) are read on every run, so
@@ -100,6 +102,7 @@ def fetch_prices(ticker: str, data: DataConfig, home: str) -> LoadedPrices:
         cache_dir=cache_dir(base),
         csv_path=csv,
         download=lambda t, s, e: downloader(t, s, e, data.rate_limit_pause_seconds),
+        incremental=incremental,
     )
     for note in loaded.notes:
         logger.warning(note)

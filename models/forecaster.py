@@ -2,7 +2,7 @@
 
 :class:`Forecaster` bundles the Keras model, the fitted scaler and the window logic
 (inputs, window length, target transform). It takes a frame of recent prices and returns
-prices — never scaled values — for the next business days. The MLflow pyfunc registered
+prices — never scaled values — for the next sessions of its exchange. The MLflow pyfunc registered
 as a ticker's champion wraps one (see ``flows/tracking.py``).
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast.models.training import predict
+from pricecast.tasks.calendar import next_sessions
 from pricecast.tasks.features import input_frame, prices_from_targets
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.windows import windows
@@ -34,6 +35,7 @@ class ForecastSpec:
         transform: ``log_return`` or ``level``.
         variant: Variant name.
         trained_until: Last date of the data the model was fitted on (ISO date).
+        calendar: Exchange calendar whose sessions the forecasts target.
     """
 
     ticker: str
@@ -44,6 +46,7 @@ class ForecastSpec:
     transform: str
     variant: str
     trained_until: str
+    calendar: str = "XNYS"
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -113,7 +116,7 @@ class Forecaster:
         return prices_from_targets(out, anchors, self.spec.transform)
 
     def forecast(self, prices: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
-        """Forecast the business days after the last price.
+        """Forecast the sessions after the last price (the spec's exchange calendar).
 
         Args:
             prices: Recent prices indexed by date, at least :attr:`min_rows` rows.
@@ -138,5 +141,5 @@ class Forecaster:
             )
         last = prices.index[-1]
         values = self.forecast_at(prices, pd.DatetimeIndex([last]))[0, :h]
-        dates = pd.bdate_range(last + pd.offsets.BDay(1), periods=h)
+        dates = next_sessions(last, h, self.spec.calendar)
         return pd.DataFrame({"date": dates, "forecast": values})

@@ -85,6 +85,7 @@ def load_prices(
     csv_path: Path | None = None,
     download: Downloader | None = None,
     today: dt.date | None = None,
+    incremental: bool = False,
 ) -> LoadedPrices:
     """Load one ticker's daily prices from the configured source.
 
@@ -103,6 +104,9 @@ def load_prices(
         download: Yahoo downloader (defaults to :func:`download_yahoo`); the flow passes
             one wrapped in retries.
         today: Today's date (for the coverage check of open-ended requests).
+        incremental: With a cache that covers the start but ends too early, download only
+            from its last session on and append (see :func:`extend_cache`); the nightly
+            loop sets it.
 
     Returns:
         The prices, the source used and notes about fallbacks and partial spans.
@@ -152,6 +156,10 @@ def load_prices(
     if source not in {"auto", "yfinance"}:
         raise SourceUnavailableError(f"{ticker}: unknown source {source!r}")
     try:
+        if incremental and cached is not None and (start is None or cached[1] <= start):
+            frame, note = extend_cache(ticker, cached, start, want_end, cache_dir, download)
+            notes.append(note)
+            return served(frame, "yfinance")
         frame = download(ticker, start, end)
     except PriceSourceError as err:
         if source == "yfinance" or isinstance(err, NoPriceDataError):
@@ -168,3 +176,51 @@ def load_prices(
         return served(cached[0], "cache")
     notes.append(f"{why}; falling back — {ticker}: using the bundled sample")
     return served(read_sample(ticker), "sample")
+
+
+RESTATED_TOLERANCE = 1e-6
+"""Relative change of a cached price above which it counts as restated."""
+
+
+def extend_cache(
+    ticker: str,
+    cached: tuple[pd.DataFrame, dt.date, dt.date],
+    start: dt.date | None,
+    end: dt.date,
+    cache_dir: Path,
+    download: Downloader,
+) -> tuple[pd.DataFrame, str]:
+    """Download only the sessions the cache lacks and append them, atomically.
+
+    The download starts at the cache's last session, so one day overlaps: when a price
+    the cache already holds has changed there (an adjusted close restated after a split
+    or a dividend), the whole history is downloaded again and replaces the cache.
+
+    Returns:
+        The prices now cached and a one-line note of what was done.
+    """
+    frame, c_start, _ = cached
+    last = frame.index.max().date()
+    fresh = download(ticker, last, end)
+    overlap = frame.index.intersection(fresh.index)
+    old = frame.loc[overlap, PRICE_FIELDS].to_numpy(dtype="float64")
+    new = fresh.loc[overlap, PRICE_FIELDS].to_numpy(dtype="float64")
+    restated = bool(
+        len(overlap)
+        and not np.allclose(new, old, rtol=RESTATED_TOLERANCE, atol=0.0, equal_nan=True)
+    )
+    if restated:
+        whole = download(ticker, start or c_start, end)
+        write_cache(cache_dir, ticker, whole, start or c_start, end)
+        return whole, (
+            f"{ticker}: Yahoo restated prices the cache held for {overlap[0]:%Y-%m-%d} "
+            f"(a split or dividend); reloaded the whole history ({len(whole)} rows)"
+        )
+    added = fresh.loc[fresh.index > frame.index.max()]
+    merged = pd.concat([frame, added]) if len(added) else frame
+    write_cache(cache_dir, ticker, merged, c_start, end)
+    return merged, f"{ticker}: appended {len(added)} new session(s) to the cache"
+
+
+PRICE_FIELDS = ["adj_close", "close"]
+"""Prices compared to detect a restatement."""

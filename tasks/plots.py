@@ -132,3 +132,32 @@ def backtest_figure(
         str(name): g.set_index("date")["predicted"] for name, g in part.groupby("model", sort=False)
     }
     return forecast_figure(title, actual.iloc[:0], actual, lines, rmse)
+
+
+def live_figure(
+    ticker: str, prices: pd.Series, forecasts: pd.DataFrame, scores: Mapping[str, float]
+) -> Figure:
+    """Real prices, the h=1 forecast each night made for them, and the errors.
+
+    Args:
+        ticker: The symbol.
+        prices: Real target prices up to the night, by date.
+        forecasts: Ledger rows at h=1 (``model, target_date, value``); matured rows have
+            an ``actual`` column, the latest night's pending ones NaN there.
+        scores: Live MASE per model (legend), persistence included.
+    """
+    fig = Figure(figsize=(11, 6.5))
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    first = forecasts["target_date"].min() if len(forecasts) else prices.index[-1]
+    shown = prices.loc[prices.index >= first - pd.Timedelta(days=30)]
+    top.plot(shown.index, shown.to_numpy(), color="black", linewidth=1.6, label="real")
+    for name, part in forecasts.groupby("model", sort=True):
+        label = f"{name} (live MASE {scores[name]:.3f})" if name in scores else str(name)
+        style = BASELINE_STYLE.get(str(name), "-")
+        top.plot(part["target_date"], part["value"], style, linewidth=1.0, label=label)
+        done = part.dropna(subset=["actual"])
+        bottom.plot(done["target_date"], done["value"] - done["actual"], style, label=str(name))
+    bottom.axhline(0.0, color="black", linewidth=0.8)
+    bottom.set_ylabel("error (forecast − real)")
+    bottom.grid(alpha=0.3)
+    return _finish(fig, top, f"{ticker}: nightly h=1 forecasts against real prices", 8)

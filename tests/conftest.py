@@ -40,3 +40,86 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FORECAST_HOME", str(path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return path
+
+
+def _pg_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1 (Debian's ``postgresql`` binaries), one database.
+
+    The cluster lives in a temporary folder owned by the ``postgres`` user (``initdb``
+    refuses to run as root) and is stopped at the end of the session.
+    """
+    import getpass
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
+    # Not under pytest's temporary folders: those are private to root, and the server
+    # runs as ``postgres``.
+    root = Path(tempfile.mkdtemp(prefix="pricecast-pg-"))
+    data = root / "data"
+    as_user: list[str] = []
+    if getpass.getuser() == "root":
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-U", "pricecast", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -h 127.0.0.1 -k {root}"
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        url = f"postgresql+psycopg://pricecast@127.0.0.1:{port}/postgres"
+        import sqlalchemy as sa
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with sa.create_engine(url).connect():
+                    break
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield url
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request, tmp_path):
+    """The ledger URL of each backend the product supports: SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    base = request.getfixturevalue("postgres_url")
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"ledger_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + f"/{name}"

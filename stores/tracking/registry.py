@@ -25,6 +25,9 @@ from mlflow.pyfunc.model import PythonModel
 from pricecast.stores.tracking.store import Tracker
 
 CHAMPION = "champion"
+"""Alias of the version the champion guard promoted (judged on the backtest)."""
+PRODUCTION = "production"
+"""Alias of the champion's variant refitted on all data up to a night's ``as_of``."""
 
 
 def save_forecaster(forecaster: Any, folder: Path) -> dict[str, str]:
@@ -106,12 +109,23 @@ def registry_name(ticker: str) -> str:
     return f"price-forecaster-{ticker}"
 
 
-def champion_version(tracker: Tracker, ticker: str) -> Any | None:
-    """The model version holding the ``champion`` alias, or ``None``."""
+def alias_version(tracker: Tracker, ticker: str, alias: str) -> Any | None:
+    """The model version holding ``alias``, or ``None``."""
     try:
-        return tracker.client.get_model_version_by_alias(registry_name(ticker), CHAMPION)
+        return tracker.client.get_model_version_by_alias(registry_name(ticker), alias)
     except MlflowException:
         return None
+
+
+def champion_version(tracker: Tracker, ticker: str) -> Any | None:
+    """The model version holding the ``champion`` alias, or ``None``."""
+    return alias_version(tracker, ticker, CHAMPION)
+
+
+def load_version(tracker: Tracker, ticker: str, version: str) -> Any:
+    """Load a registered version's Forecaster (an earlier run's model, by registry URI)."""
+    model = mlflow.pyfunc.load_model(f"models:/{registry_name(ticker)}/{version}")
+    return model.unwrap_python_model().forecaster
 
 
 def load_champion(tracker: Tracker, ticker: str) -> Any | None:
@@ -119,8 +133,12 @@ def load_champion(tracker: Tracker, ticker: str) -> Any | None:
     version = champion_version(tracker, ticker)
     if version is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{registry_name(ticker)}@{CHAMPION}")
-    return model.unwrap_python_model().forecaster
+    return load_version(tracker, ticker, str(version.version))
+
+
+def set_alias(tracker: Tracker, ticker: str, alias: str, version: str) -> None:
+    """Point ``alias`` at a version."""
+    tracker.client.set_registered_model_alias(registry_name(ticker), alias, version)
 
 
 def register(

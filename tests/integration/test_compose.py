@@ -247,7 +247,7 @@ def test_mlflow_server(rendered):
     assert env["AWS_SECRET_ACCESS_KEY"] == DUMMY["MINIO_ROOT_PASSWORD"]
 
 
-def test_postgres_has_two_databases_and_a_named_volume(rendered):
+def test_postgres_has_three_databases_and_a_named_volume(rendered):
     config = rendered["default"]
     postgres = config["services"]["postgres"]
     mounts = {m["target"]: m for m in postgres["volumes"]}
@@ -256,7 +256,8 @@ def test_postgres_has_two_databases_and_a_named_volume(rendered):
     init = [m for t, m in mounts.items() if t.startswith("/docker-entrypoint-initdb.d/")]
     assert len(init) == 1 and init[0]["read_only"]
     sql = Path(init[0]["source"]).read_text()
-    assert "CREATE DATABASE prefect" in sql and "CREATE DATABASE mlflow" in sql
+    for name in ("prefect", "mlflow", "ledger"):
+        assert f"CREATE DATABASE {name}" in sql
 
 
 def test_minio_init_creates_the_bucket(rendered):
@@ -287,6 +288,9 @@ def test_workers(rendered, name, pool, dockerfile):
     assert env["AWS_ACCESS_KEY_ID"] == DUMMY["MINIO_ROOT_USER"]
     assert env["AWS_SECRET_ACCESS_KEY"] == DUMMY["MINIO_ROOT_PASSWORD"]
     assert env["FORECAST_HOME"] == "/data"
+    ledger = env["FORECAST_DB_URL"]  # the forecast ledger lives in the stack's Postgres
+    assert ledger.startswith("postgresql+psycopg://") and ledger.endswith("@postgres:5432/ledger")
+    assert DUMMY["POSTGRES_PASSWORD"] in ledger
     assert env.get("TF_FORCE_GPU_ALLOW_GROWTH") == ("true" if pool == "gpu" else None)
     home = [m for m in worker["volumes"] if m["target"] == "/data"]
     assert home and home[0]["type"] == "volume" and home[0]["source"] in config["volumes"]

@@ -16,14 +16,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def deployed(prefect_api, home):
-    nightly = load_config("default")
+    nightly = load_config("nightly")
     on_demand = load_config("seed_fb", {"training.dispatch": "deployment"})
     return deploy(nightly, on_demand)
 
 
 def test_pools_and_deployments_exist(deployed):
     assert set(deployed.deployments) == {
-        "forecast/nightly",
+        "nightly/watchlist",
         "forecast/on-demand",
         "train/train-gpu",
     }
@@ -44,7 +44,9 @@ def test_pools_and_deployments_exist(deployed):
 
 def test_nightly_schedule_is_weekdays_after_the_us_close(deployed):
     with get_client(sync_client=True) as client:
-        nightly = client.read_deployment_by_name("forecast/nightly")
+        nightly = client.read_deployment_by_name("nightly/watchlist")
+        assert nightly.entrypoint == "pricecast.flows.nightly.nightly"
+        assert nightly.parameters["config"]["data"].get("end") is None  # no fixed end date
         assert len(nightly.schedules) == 1
         schedule = nightly.schedules[0].schedule
         assert schedule.cron == "30 22 * * 1-5" and schedule.timezone == "America/New_York"

@@ -48,8 +48,10 @@ def test_bundled_name_lookup_matches_the_file(tmp_path, monkeypatch):
 
 
 def test_unknown_config_name_lists_the_bundled_ones():
-    with pytest.raises(ConfigError, match=r"config file not found: nightly .*default, seed_fb"):
-        load_config("nightly")
+    with pytest.raises(
+        ConfigError, match=r"config file not found: weekly .*default, nightly, seed_fb"
+    ):
+        load_config("weekly")
 
 
 def test_a_local_file_wins_over_the_bundled_name(tmp_path, monkeypatch):
@@ -100,8 +102,10 @@ def test_window_must_be_positive(window):
 def test_horizon_longer_than_test_span_names_the_field():
     msg = _error({"features.horizon": 30})
     assert "features.horizon (30) is longer than the test span 2020-01-01..2020-01-31" in msg
-    # 23 business days in January 2020: horizon 23 still fits.
-    assert load_config("seed_fb", {"features.horizon": 23}).features.horizon == 23
+    # 21 XNYS sessions in January 2020 (New Year's Day and Martin Luther King Day are
+    # holidays): horizon 21 still fits, 22 does not.
+    assert load_config("seed_fb", {"features.horizon": 21}).features.horizon == 21
+    assert "(21 XNYS sessions)" in _error({"features.horizon": 22})
 
 
 def test_empty_tickers_names_the_field():

@@ -1,0 +1,64 @@
+"""The production model: a variant refitted on every session up to the night's ``as_of``.
+
+Evaluation (the test span, the walk-forward backtest) judges a variant on the past; the
+model that forecasts the future is the same variant refitted on all data up to ``as_of``
+by the procedure the backtest's own refits use (``ForecastModel.fit`` with the cutoff
+after the last row: a scaler of those rows, the latest share held out for early
+stopping), as a direct ``horizon``-output model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from pricecast.configs.schema import FeaturesConfig, TrainingConfig, VariantConfig
+from pricecast.models.forecaster import Forecaster, ForecastSpec
+from pricecast.models.variant import keras_model_fns
+from pricecast.tasks.forecasters import WindowSetup, series_from_prices, windowed
+
+PROCEDURE = "refit on all sessions up to as_of (the backtest's refit procedure, direct)"
+
+
+def refit_on_all(
+    variant: VariantConfig,
+    training: TrainingConfig,
+    features: FeaturesConfig,
+    prices: pd.DataFrame,
+    target: str,
+    ticker: str,
+    val_fraction: float = 0.1,
+    calendar: str = "XNYS",
+) -> Forecaster:
+    """Fit ``variant`` on every row of ``prices`` (already cut at ``as_of``).
+
+    Returns:
+        A :class:`Forecaster` whose spec says it was trained until the last price's date.
+    """
+    series = series_from_prices(prices, features, target)
+    fns = keras_model_fns(
+        variant,
+        training,
+        features.window,
+        len(series.inputs),
+        features.horizon,
+        strategy="direct",
+    )
+    setup = WindowSetup(
+        features.window, features.horizon, val_fraction=val_fraction, scaler=features.scaler
+    )
+    state = windowed(fns, setup).fit(series, len(series.prices), None)
+    last: dt.date = pd.Timestamp(prices.index[-1]).date()
+    spec = ForecastSpec(
+        ticker=ticker,
+        target=target,
+        inputs=list(series.inputs),
+        window=features.window,
+        horizon=features.horizon,
+        transform=features.target_transform,
+        variant=variant.name,
+        trained_until=last.isoformat(),
+        calendar=calendar,
+    )
+    return Forecaster(state.model, state.scaler, spec)
