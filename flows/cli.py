@@ -45,14 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--config", default="default", help="config whose data section is used")
     pred.add_argument("--source", help="override data.source (auto, yfinance, cache, csv, sample)")
     pred.add_argument("--output", metavar="DIR", help="folder for forecast.csv and forecast.png")
+    nig = sub.add_parser("nightly", help="close tonight's session (and any missed) now")
     rep = sub.add_parser("replay", help="run one night per session, in order, as scheduled")
-    rep.add_argument("--config", default="nightly", help="YAML file or bundled name")
+    for cmd in (nig, rep):
+        cmd.add_argument("--config", default="nightly", help="YAML file or bundled name")
+        cmd.add_argument("--tickers", nargs="+", metavar="T", help="override data.tickers")
+        cmd.add_argument("--source", help="override data.source (offline: sample)")
+        cmd.add_argument("--epochs", type=int, help="override training.epochs")
+        cmd.add_argument("--output", metavar="DIR", help="output folder (default: FORECAST_HOME)")
+    nig.add_argument(
+        "--as-of", type=_date, help="session to close (default: the latest one with prices)"
+    )
     rep.add_argument("--start", required=True, type=_date, help="first session (YYYY-MM-DD)")
     rep.add_argument("--end", required=True, type=_date, help="last session (YYYY-MM-DD)")
-    rep.add_argument("--tickers", nargs="+", metavar="T", help="override data.tickers")
-    rep.add_argument("--source", help="override data.source (offline: sample)")
-    rep.add_argument("--epochs", type=int, help="override training.epochs")
-    rep.add_argument("--output", metavar="DIR", help="output folder (default under FORECAST_HOME)")
     sco = sub.add_parser("scores", help="live scores of the recorded forecasts (the ledger)")
     sco.add_argument("--ticker", help="one ticker (default: all in the ledger)")
     sco.add_argument("--last", type=int, help="score the last N matured forecasts (default 20)")
@@ -179,7 +184,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Replay the nightly loop over past sessions, in order."""
+    """Run the nightly loop: one night now (``nightly``), or every session of a span."""
     home = forecast_home()
     prepare_environment(home)
     from pricecast.configs.loader import load_config
@@ -192,8 +197,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         overrides["training.epochs"] = args.epochs
     config = load_config(args.config, overrides)
-    if args.start > args.end:
-        raise CliError(f"--start {args.start} is after --end {args.end}", 2)
+    start = getattr(args, "start", None)
+    end = getattr(args, "end", None) or getattr(args, "as_of", None)
+    if start and end and start > end:
+        raise CliError(f"--start {start} is after --end {end}", 2)
     import_tensorflow_quietly()
     from pricecast.flows.nightly import nightly
     from pricecast.stores.tracking import store
@@ -203,14 +210,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         quiet_console()
     state = cast(Any, nightly)(
         config=config,
-        as_of=args.end,
-        start=args.start,
+        as_of=end,
+        start=start,
         output_dir=str(Path(args.output).resolve()) if args.output else None,
         return_state=True,
     )
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
-        raise CliError(f"replay ended {state.name}: {summary}")
+        raise CliError(f"{args.command} ended {state.name}: {summary}")
     nights = summary["nights"]
     print(f"\n{'as_of':<11} {'ticker':<8} {'model':<12} {'rows':>4}  reason")
     for n in nights:
@@ -295,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_predict(args)
         if args.command == "deploy":
             return cmd_deploy(args)
-        if args.command == "replay":
+        if args.command in ("replay", "nightly"):
             return cmd_replay(args)
         if args.command == "scores":
             return cmd_scores(args)

@@ -96,26 +96,32 @@ def score_night(
 
 @task(name="decide-retrain", task_run_name="retrain?-{ticker}-{as_of}", cache_policy=NO_CACHE)
 def decide_retrain(
-    scores: pd.DataFrame,
+    prices: pd.DataFrame,
     ledger: Ledger,
     tracker: store.Tracker,
     config: RunConfig,
     ticker: str,
     as_of: dt.date,
 ) -> RetrainDecision:
-    """Apply the retraining rule: first night, cadence, or the champion's decay."""
+    """Apply the retraining rule: first night, cadence, or the production model's decay.
+
+    Decay is judged on the forecasts of the production version that serves now: a
+    version just refitted is not blamed for its predecessor's record.
+    """
     nights = ledger.nights(ticker)
     done = nights[nights["retrained"].astype(bool) & (nights["as_of"] < pd.Timestamp(as_of))]
     last = None if done.empty else pd.Timestamp(done["as_of"].max())
     since = 0 if last is None else len(sessions_between(last, as_of, config.live.calendar)) - 1
+    live_cfg = config.live
     version = registry.alias_version(tracker, ticker, registry.PRODUCTION)
     model = version.tags.get("variant") if version is not None else None
-    live_cfg = config.live
-    decay = (
-        check_decay(scores, model, live_cfg.decay_window, live_cfg.decay_margin)
-        if model and not scores.empty
-        else check_decay(scores.iloc[0:0], "none", live_cfg.decay_window, 0.0)
-    )
+    rows = ledger.forecasts([ticker], until=as_of)
+    if model:
+        mine = rows[(rows["model"] == model) & (rows["model_version"] == str(version.version))]
+        rows = pd.concat([mine, rows[rows["model"] == "persistence"]])
+    n = live_cfg.decay_window
+    scores = score_live(rows, prices[config.data.target], pd.Timestamp(as_of), ((f"last_{n}", n),))
+    decay = check_decay(scores, model or "no production model", n, live_cfg.decay_margin)
     return retrain_due(last, since, live_cfg.retrain_every, decay)
 
 
@@ -137,6 +143,12 @@ def production_refit(
     if champion is None:
         return None
     name = champion.tags.get("variant")
+    if name not in {v.name for v in config.variants}:
+        get_run_logger().warning(
+            f"{ticker}: champion v{champion.version} is variant {name!r}, which this config "
+            f"no longer has; no production refit"
+        )
+        return None
     variant = config.variant(name)
     val = config.backtest.val_fraction if config.backtest else config.split.val_fraction
     forecaster = refit_on_all(

@@ -80,6 +80,18 @@ def nights_to_run(
     return [*kept, end], note
 
 
+def _latest_prices(config: RunConfig, end: pd.Timestamp, home: Path) -> pd.Timestamp | None:
+    """The latest session up to ``end`` for which any ticker has a price."""
+    data = config.data.model_copy(update={"end": end.date()})
+    futures = [fetch_prices.submit(t, data, str(home), True) for t in config.data.tickers]
+    lasts = []
+    for future in futures:
+        loaded = future.result(raise_on_failure=False)
+        if not isinstance(loaded, BaseException):
+            lasts.append(pd.Timestamp(loaded.frame.index.max()))
+    return max(lasts) if lasts else None
+
+
 def _experiment(config: RunConfig, tickers: list[str], as_of: dt.date, out: Path) -> dict:
     """Run the experiment (train, evaluate, backtest, guard) on data up to ``as_of``."""
     data = config.data.model_copy(update={"tickers": tickers, "end": as_of})
@@ -112,12 +124,19 @@ def _night(
     main, live_store = trackers
     as_of = night.date()
     data = config.data.model_copy(update={"end": as_of})
+    closed = ledger.nights()
+    closed = set(closed.loc[closed["as_of"] == night, "ticker"])
+    results: dict[str, NightResult] = {
+        t: NightResult(as_of, t, False, "already closed: left as recorded", None, None, 0)
+        for t in config.data.tickers
+        if t in closed
+    }
     firsts = {}
-    for ticker in config.data.tickers:
+    for ticker in [t for t in config.data.tickers if t not in closed]:
         loaded = fetch_prices.submit(ticker, data, str(home), True)
         prices = night_prices.submit(loaded, config, ticker, as_of)
         scores = score_night.submit(prices, ledger, config, ticker, as_of)
-        retrain = decide_retrain.submit(scores, ledger, main, config, ticker, as_of)
+        retrain = decide_retrain.submit(prices, ledger, main, config, ticker, as_of)
         firsts[ticker] = (prices, scores, retrain)
     failed: dict[str, str] = {}
     due: list[str] = []
@@ -128,7 +147,6 @@ def _night(
         elif outcome.retrain:
             due.append(ticker)
     decisions = _experiment(config, due, as_of, out) if due else {}
-    results: dict[str, NightResult] = {}
     pending = {}
     for ticker, (prices, scores, retrain) in firsts.items():
         if ticker in failed:
@@ -152,7 +170,12 @@ def _night(
     return results, failed
 
 
-def _report(results: list[NightResult], failed: dict[str, dict[str, str]], out: Path) -> dict:
+def _report(
+    results: list[NightResult],
+    failed: dict[str, dict[str, str]],
+    seconds: dict[str, float],
+    out: Path,
+) -> dict:
     """summary.json, the Prefect table of the last night's live scores and the night log."""
     rows = [
         {
@@ -166,7 +189,7 @@ def _report(results: list[NightResult], failed: dict[str, dict[str, str]], out: 
         }
         for r in results
     ]
-    summary = {"nights": rows, "failed": failed, "output_dir": str(out)}
+    summary = {"nights": rows, "failed": failed, "night_seconds": seconds, "output_dir": str(out)}
     outputs.write_json(out / "summary.json", summary)
     last = {r.ticker: r for r in results}
     table = []
@@ -220,7 +243,18 @@ def nightly(
     cal = config.live.calendar
     home = forecast_home()
     moment = flow_run.scheduled_start_time or pd.Timestamp.now(tz="UTC")
-    end = session_on_or_before(as_of, cal) if as_of else latest_closed_session(moment, cal)
+    if as_of:
+        end = session_on_or_before(as_of, cal)
+    else:
+        end = latest_closed_session(moment, cal)
+        available = _latest_prices(config, end, home)
+        if available is not None and available < end:
+            logger.warning(
+                f"no prices for {end:%Y-%m-%d} yet; the latest session with prices is "
+                f"{available:%Y-%m-%d} (offline, the bundled sample ends 2020-12-11): "
+                f"closing that one"
+            )
+            end = available
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(output_dir) if output_dir else outputs_root(home) / "nightly" / stamp
     outputs.check_writable(out)
@@ -241,9 +275,11 @@ def nightly(
             logger.info(f"catching up {len(nights) - 1} missed session(s) before {end:%Y-%m-%d}")
     results: list[NightResult] = []
     failed: dict[str, dict[str, str]] = {}
+    seconds: dict[str, float] = {}
     for night in nights:
         t0 = time.perf_counter()
         done, bad = _night(config, night, ledger, (main, live_store), home, out)
+        seconds[f"{night:%Y-%m-%d}"] = time.perf_counter() - t0
         results += done.values()
         if bad:
             failed[f"{night:%Y-%m-%d}"] = bad
@@ -254,7 +290,7 @@ def nightly(
             f"{time.perf_counter() - t0:.1f}s"
             + "".join(f"; {t}: {r.reason}" for t, r in done.items())
         )
-    summary = _report(results, failed, out)
+    summary = _report(results, failed, seconds, out)
     ledger.dispose()
     if failed:
         n = sum(len(v) for v in failed.values())

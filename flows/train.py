@@ -151,13 +151,14 @@ def train(
     """
     logger = get_run_logger()
     tracker = store.open_experiment(config.experiment, forecast_home())
-    # Whatever process this runs in (a work pool's, a Dask worker's) is seeded once.
+    # Whatever process this runs in (a work pool's, a Dask worker's) is its own entry
+    # point: seeded once, and MLflow's fluent helpers pointed at the store.
     seed_process(config.training.seed)
+    store.use_store(tracker)
     dispatched = dataset is None
     if dispatched:
         if prices_uri is None:
             raise ValueError("train needs either a dataset or a prices_uri")
-        store.use_store(tracker)  # a run on a work pool is its own entry point
         frame = handoff.load_frame(tracker, prices_uri)
         dataset = build_dataset(frame, ticker, config.features, config.split, config.data.target)
     device = devices()

@@ -71,9 +71,19 @@ class Tracker:
 
 
 def use_store(tracker: Tracker) -> None:
-    """Point MLflow's fluent API at this store; called once, by the entry point."""
-    if mlflow.get_tracking_uri() != tracker.uri:
-        mlflow.set_tracking_uri(tracker.uri)
+    """Point MLflow's fluent API at this store; called once, by the entry point.
+
+    ``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into the process
+    environment; it is put back as it was, so the variable keeps meaning what the user
+    set, and a later run in this process with another ``FORECAST_HOME`` resolves its own
+    store (:func:`resolve_uri`).
+    """
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracker.uri)
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 def open_store(home: Path, uri: str | None = None) -> Tracker:
