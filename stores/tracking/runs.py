@@ -145,19 +145,22 @@ def variant_run(
 
 
 class EpochCallback(MlflowCallback):
-    """MLflow's Keras callback, less what would mislead in the run's charts.
+    """MLflow's Keras callback, less what would mislead in the run's charts or slow it down.
 
-    It logs the optimizer's settings, the model summary and, per epoch, ``loss``,
-    ``val_loss`` and ``learning_rate`` with the epoch as step, to the active run of the
-    thread that trains (see :func:`variant_run`). Two things are left out: non-finite
-    values (a diverged epoch's NaN loss would flatten the chart; the run's ``error``
-    tag says what happened), and the per-validation ``validation_*`` copies, which
-    repeat ``val_*`` without a step.
+    MLflow's own ``on_train_begin`` logs the optimizer's settings and the model summary.
+    Per epoch, ``loss``, ``val_loss`` and ``learning_rate`` go to the active run of the
+    thread that trains (see :func:`variant_run`) with the epoch as step. Three things
+    differ from MLflow's: the values are logged synchronously (its asynchronous queue
+    makes ending every run wait about a second for the flush), non-finite values are
+    left out (a diverged epoch's NaN loss would flatten the chart; the run's ``error``
+    tag says what happened), and the ``validation_*`` copies of ``val_*`` without a step
+    are not logged.
     """
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
-        finite = {k: v for k, v in (logs or {}).items() if np.isfinite(v)}
-        super().on_epoch_end(epoch, finite)
+        finite = {k: float(v) for k, v in (logs or {}).items() if np.isfinite(v)}
+        if self.log_every_epoch and finite:
+            mlflow.log_metrics(finite, step=epoch, synchronous=True)
 
     def on_test_end(self, logs: dict | None = None) -> None:  # noqa: D102
         return None
@@ -205,7 +208,9 @@ def log_variant(
         (d / "scaler.json").write_text(json.dumps(scaler.state(), indent=1))
         for name in ("scaler.joblib", "scaler.json"):
             client.log_artifact(run_id, str(d / name))
-    output = model.predict(example, verbose=0)
+    # The signature needs the output's shape and dtype only: no predict call (and no
+    # tf.function tracing) just to learn them.
+    output = np.zeros((len(example), int(model.output_shape[-1])), dtype="float32")
     info = log_keras_model(
         model,
         name="model",
