@@ -116,7 +116,7 @@ def decide_retrain(
     version = registry.alias_version(tracker, ticker, registry.PRODUCTION)
     model = version.tags.get("variant") if version is not None else None
     rows = ledger.forecasts([ticker], until=as_of)
-    if model:
+    if model and version is not None:
         mine = rows[(rows["model"] == model) & (rows["model_version"] == str(version.version))]
         rows = pd.concat([mine, rows[rows["model"] == "persistence"]])
     n = live_cfg.decay_window

@@ -174,11 +174,16 @@ def test_depends_on_conditions(rendered):
     }
     assert conditions("minio-init") == {"minio": "service_healthy"}
     assert conditions("deploy") == {"prefect-server": "service_healthy"}
-    for worker in ("worker-cpu", "worker-gpu"):
-        assert conditions(worker) == {
-            "prefect-server": "service_healthy",
-            "mlflow": "service_healthy",
-        }
+    assert conditions("worker-gpu") == {
+        "prefect-server": "service_healthy",
+        "mlflow": "service_healthy",
+    }
+    # The cpu worker runs the nightly loop, whose ledger is in Postgres.
+    assert conditions("worker-cpu") == {
+        "postgres": "service_healthy",
+        "prefect-server": "service_healthy",
+        "mlflow": "service_healthy",
+    }
 
 
 def test_gpu_worker_reserves_nvidia_gpus(rendered):

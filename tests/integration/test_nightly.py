@@ -262,3 +262,22 @@ def test_reuse_trains_nothing_and_decay_retrains(prefect_api, home, tmp_path, mo
     assert recorded["reason"].iloc[-1].startswith("decay:")
     assert "guard:" in recorded["reason"].iloc[-1]  # the guard's decision is recorded
     ledger.dispose()
+
+
+def test_nightly_command_closes_the_latest_session_with_prices(
+    prefect_api, home, tmp_path, capsys, monkeypatch
+):
+    # The README's main job: `forecast nightly`. Offline the sample ends 2020-12-11, so
+    # tonight's session has no prices and the latest one that has is closed, with a note.
+    monkeypatch.delenv("FORECAST_DB_URL", raising=False)
+    config = _config(tickers=("KO",))
+    path = tmp_path / "nightly.yaml"
+    path.write_text(json.dumps(config.model_dump(mode="json")))
+    out = tmp_path / "out"
+    assert main(["nightly", "--config", str(path), "--output", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(n["as_of"], n["ticker"]) for n in summary["nights"]] == [("2020-12-11", "KO")]
+    assert "1 ticker-night(s) closed" in capsys.readouterr().out
+    rows = Ledger(f"sqlite:///{home / 'ledger.db'}").forecasts()
+    assert set(rows["target_date"]) == {pd.Timestamp("2020-12-14"), pd.Timestamp("2020-12-15")}
+    assert (out / "2020-12-11" / "KO" / "live.png").stat().st_size > 10_000
