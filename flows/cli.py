@@ -93,9 +93,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["training.epochs"] = args.epochs
     if args.source:
         out["data.source"] = args.source
-    if args.workers is not None:
+    if getattr(args, "workers", None) is not None:
         out["runner.max_workers"] = args.workers
-    if args.runner:
+    if getattr(args, "runner", None):
         out["runner.kind"] = args.runner
     return out
 
@@ -146,14 +146,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"browse:         {uri}")
     if summary.flow_run_id:
         print(f"Prefect:        flow run {summary.flow_run_id} ({state.name})")
+    return _exit_code(state, args.debug)
+
+
+def _exit_code(state: Any, debug: bool) -> int:
+    """1 with the flow's reason on stderr when its run failed, else 0."""
     if state.is_failed():
-        print(f"\nforecast: {one_line(state.message or state.name, args.debug)}", file=sys.stderr)
+        print(f"\nforecast: {one_line(state.message or state.name, debug)}", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Forecast the next business days with the ticker's champion."""
+    """Forecast the next sessions with the ticker's champion."""
     home = forecast_home()
     prepare_environment(home)
     from pricecast.configs.loader import load_config
@@ -189,14 +194,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     prepare_environment(home)
     from pricecast.configs.loader import load_config
 
-    overrides: dict[str, Any] = {}
-    if args.tickers:
-        overrides["data.tickers"] = args.tickers
-    if args.source:
-        overrides["data.source"] = args.source
-    if args.epochs is not None:
-        overrides["training.epochs"] = args.epochs
-    config = load_config(args.config, overrides)
+    config = load_config(args.config, _overrides(args))
     start = getattr(args, "start", None)
     end = getattr(args, "end", None) or getattr(args, "as_of", None)
     if start and end and start > end:
@@ -226,10 +224,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"{n['as_of']:<11} {n['ticker']:<8} {model:<12} {n['rows_written']:>4}  {n['reason']}"
         )
     print(f"\n{len(nights)} ticker-night(s) closed; outputs: {summary['output_dir']}")
-    if state.is_failed():
-        print(f"forecast: {one_line(state.message or state.name, args.debug)}", file=sys.stderr)
-        return 1
-    return 0
+    return _exit_code(state, args.debug)
 
 
 def cmd_scores(args: argparse.Namespace) -> int:

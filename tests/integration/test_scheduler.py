@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from .conftest import _free_port
-from .test_stack import AUTH, _env, _exe, _start, _stop, _wait_healthy
+from .test_stack import AUTH, _env, _exe, _start, _stop, forecast_deploy, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -76,40 +76,23 @@ def test_scheduler_creates_the_nightly_runs_and_a_worker_completes_one(tmp_path,
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = _env(tmp_path, api, mlflow_server)
-    server_env = {
-        **env,
-        "PREFECT_HOME": str(tmp_path / "prefect-server"),
-        "PREFECT_SERVER_API_AUTH_STRING": ":".join(AUTH),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
-    }
-    for folder in ("prefect-client", "prefect-server", "home"):
-        (tmp_path / folder).mkdir()
     procs: list[subprocess.Popen] = []
     try:
-        log = tmp_path / "server.log"
         procs.append(
-            _start(
-                [_exe("prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                server_env,
-                log,
+            start_server(
+                tmp_path,
+                env,
+                port,
+                PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2",
+                PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS="1",
             )
         )
-        _wait_healthy(f"{api}/health", procs[0], log)
         client = httpx.Client(base_url=api, auth=AUTH, timeout=30)
         config = _night_config(tmp_path)
 
         # The user's path: `forecast deploy`; the scheduler fills nightly/watchlist's
         # upcoming runs at 22:30 New York time on weekdays.
-        deploy = subprocess.run(
-            [_exe("forecast"), "deploy", "--config", str(config)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        forecast_deploy(config, env)
         deadline = time.time() + 60
         upcoming: list[dict] = []
         while time.time() < deadline and len(upcoming) < 3:

@@ -101,44 +101,53 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"{url} not healthy after {timeout}s: {log.read_text()[-3000:]}")
 
 
-def test_stack_runs_on_demand_deployment_with_training_on_gpu_pool(tmp_path, mlflow_server):
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = _env(tmp_path, api, mlflow_server)
+def start_server(tmp_path: Path, env: dict[str, str], port: int, **settings: str):
+    """``prefect server start`` on 127.0.0.1 (sqlite, basic auth), healthy on return."""
     server_env = {
         **env,
         "PREFECT_HOME": str(tmp_path / "prefect-server"),
         "PREFECT_SERVER_API_AUTH_STRING": ":".join(AUTH),
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
+        **settings,
     }
     for folder in ("prefect-client", "prefect-server", "home"):
         (tmp_path / folder).mkdir()
+    log = tmp_path / "server.log"
+    proc = _start(
+        [_exe("prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        server_env,
+        log,
+    )
+    _wait_healthy(f"http://127.0.0.1:{port}/api/health", proc, log)
+    return proc
+
+
+def forecast_deploy(config: Path, env: dict[str, str]) -> None:
+    """``forecast deploy`` as the compose ``deploy`` service runs it."""
+    deploy = subprocess.run(
+        [_exe("forecast"), "deploy", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+
+def test_stack_runs_on_demand_deployment_with_training_on_gpu_pool(tmp_path, mlflow_server):
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = _env(tmp_path, api, mlflow_server)
     procs: list[subprocess.Popen] = []
     started = time.perf_counter()
     try:
-        server_log = tmp_path / "server.log"
-        procs.append(
-            _start(
-                [_exe("prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                server_env,
-                server_log,
-            )
-        )
-        _wait_healthy(f"{api}/health", procs[0], server_log)
+        procs.append(start_server(tmp_path, env, port))
         server_up = time.perf_counter() - started
 
         # Basic auth is enforced: no credentials, no API.
         assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).status_code == 401
 
-        config = _config(tmp_path)
-        deploy = subprocess.run(
-            [_exe("forecast"), "deploy", "--config", str(config)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        forecast_deploy(_config(tmp_path), env)
         for pool in ("cpu", "gpu"):
             log = tmp_path / f"worker-{pool}.log"
             procs.append(
