@@ -10,7 +10,6 @@ loaded, and every later step receives that frame.
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -196,7 +195,6 @@ def _production(tracker: store.Tracker, ticker: str) -> tuple[Forecaster | None,
 @task(name="forecast-night", task_run_name="forecast-{ticker}-{as_of}", cache_policy=NO_CACHE)
 def forecast_night(
     prices: pd.DataFrame,
-    refitted: Any,
     tracker: store.Tracker,
     config: RunConfig,
     ticker: str,

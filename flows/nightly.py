@@ -156,7 +156,9 @@ def _night(
         if ticker in due:
             refit = production_refit.submit(prices, live_store, main, config, ticker, as_of)
             decision = RetrainDecision(True, f"{decision.reason}; guard: {decisions[ticker]}")
-        rows = forecast_night.submit(prices, refit, live_store, config, ticker, as_of)
+        rows = forecast_night.submit(
+            prices, live_store, config, ticker, as_of, wait_for=[refit] if refit else None
+        )
         pending[ticker] = record_night.submit(
             rows, scores, decision, prices, ledger, live_store, config, str(out / f"{as_of}"),
             ticker, as_of,

@@ -180,6 +180,8 @@ def load_prices(
 
 RESTATED_TOLERANCE = 1e-6
 """Relative change of a cached price above which it counts as restated."""
+PRICE_FIELDS = ["adj_close", "close"]
+"""Prices compared to detect a restatement."""
 
 
 def extend_cache(
@@ -220,7 +222,3 @@ def extend_cache(
     merged = pd.concat([frame, added]) if len(added) else frame
     write_cache(cache_dir, ticker, merged, c_start, end)
     return merged, f"{ticker}: appended {len(added)} new session(s) to the cache"
-
-
-PRICE_FIELDS = ["adj_close", "close"]
-"""Prices compared to detect a restatement."""

@@ -28,9 +28,15 @@ class Yahoo:
         return frame
 
 
+def _cache_until_nov_20(folder) -> None:
+    write_cache(
+        folder, "KO", SAMPLE.loc["2020-01-02":"2020-11-20"], dt.date(2020, 1, 2),
+        dt.date(2020, 11, 20),
+    )  # fmt: skip
+
+
 def test_only_missing_sessions_are_downloaded_and_appended(tmp_path):
-    write_cache(tmp_path, "KO", SAMPLE.loc["2020-01-02":"2020-11-20"], dt.date(2020, 1, 2),
-                dt.date(2020, 11, 20))  # fmt: skip
+    _cache_until_nov_20(tmp_path)
     yahoo = Yahoo()
     got = load_prices(
         "KO",
@@ -50,8 +56,7 @@ def test_only_missing_sessions_are_downloaded_and_appended(tmp_path):
 
 
 def test_a_restated_price_reloads_the_whole_history(tmp_path):
-    write_cache(tmp_path, "KO", SAMPLE.loc["2020-01-02":"2020-11-20"], dt.date(2020, 1, 2),
-                dt.date(2020, 11, 20))  # fmt: skip
+    _cache_until_nov_20(tmp_path)
     yahoo = Yahoo(restate_after=dt.date(2020, 11, 20))
     got = load_prices(
         "KO",
@@ -72,8 +77,7 @@ def test_a_restated_price_reloads_the_whole_history(tmp_path):
 
 
 def test_offline_the_cache_still_serves(tmp_path):
-    write_cache(tmp_path, "KO", SAMPLE.loc["2020-01-02":"2020-11-20"], dt.date(2020, 1, 2),
-                dt.date(2020, 11, 20))  # fmt: skip
+    _cache_until_nov_20(tmp_path)
     from pricecast.stores.price_format import SourceUnavailableError
 
     def down(ticker, start, end):
