@@ -144,7 +144,7 @@ def accuracy(args: argparse.Namespace) -> None:
     )
     from pricecast.models.variant import keras_model_fns
     from pricecast.tasks.backtest import (
-        BASELINES,
+        DEFAULT_BASELINES,
         best_model,
         insample_scale,
         summarize,
@@ -160,7 +160,7 @@ def accuracy(args: argparse.Namespace) -> None:
         f"{args.epochs} epoch(s), trained once on the {args.rows - 251} rows before; "
         f"MASE scale: in-sample persistence MAE up to the first cutoff"
     )
-    names = ["lstm", *BASELINES]
+    names = ["lstm", *DEFAULT_BASELINES]
     print(
         f"    {'ticker':6} " + " ".join(f"{n:>14}" for n in names) + f"  {'best model':>14}  secs"
     )

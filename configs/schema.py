@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pricecast.configs.backtest import BacktestConfig, ChampionConfig
 from pricecast.configs.base import Strict
 from pricecast.configs.live import LiveConfig
+from pricecast.configs.series import (
+    SeriesConfig,
+    check_data_kind,
+    check_series_features,
+    series_defaults,
+)
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
 """Columns of a normalised price frame, in order."""
@@ -25,9 +32,18 @@ DERIVED_INPUTS: tuple[str, ...] = ("log_return", "log_volume")
 Source = Literal["auto", "yfinance", "cache", "csv", "sample"]
 Cell = Literal["rnn", "lstm", "gru"]
 InputName = Literal[
-    "open", "high", "low", "close", "adj_close", "volume", "log_return", "log_volume"
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "log_return",
+    "log_volume",
+    "value",
+    "diff",
 ]
-TargetColumn = Literal["open", "high", "low", "close", "adj_close"]
+TargetColumn = Literal["open", "high", "low", "close", "adj_close", "value"]
 
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,14}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
@@ -47,7 +63,9 @@ class DataConfig(_Strict):
             ``{ticker}``. Relative paths resolve against ``FORECAST_HOME``.
         start: First date requested (inclusive); ``None`` = all history available.
         end: Last date requested (inclusive); ``None`` = up to today.
-        target: Price column that is forecast.
+        target: Price column that is forecast (``value`` for ``kind: series``).
+        kind: ``prices`` (Yahoo-style OHLCV) or ``series`` (any numeric CSV columns).
+        series: How a ``kind: series`` CSV is read (see ``configs/series.py``).
         null_rows: What to do with rows whose prices are all missing: ``drop`` or ``ffill``.
         retries: Retries of the Yahoo download (exponential backoff).
         retry_delay_seconds: First backoff delay; doubles on each retry.
@@ -64,6 +82,14 @@ class DataConfig(_Strict):
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     retry_delay_seconds: Annotated[float, Field(ge=0, le=600)] = 1.0
     rate_limit_pause_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    kind: Annotated[
+        Literal["prices", "series"],
+        Field(title="Data kind", description="prices: Yahoo-style OHLCV; series: a date,value CSV"),
+    ] = "prices"
+    series: Annotated[
+        SeriesConfig | None,
+        Field(title="Series", description="Columns, dates and frequency of a kind 'series' CSV"),
+    ] = None
 
     @field_validator("tickers")
     @classmethod
@@ -82,6 +108,7 @@ class DataConfig(_Strict):
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
         if self.source == "csv" and not self.csv_path:
             raise ValueError("source 'csv' needs csv_path")
+        check_data_kind(self)
         return self
 
 
@@ -95,14 +122,16 @@ class FeaturesConfig(_Strict):
             following ``target_transform``).
         target_transform: ``log_return`` models log(p[t+h] / p[t]) and rebuilds prices from
             the last known price (robust to level drift); ``level`` models the scaled price
-            itself (a train-only scaler maps later, higher prices outside its range).
+            itself (a train-only scaler maps later, higher prices outside its range);
+            ``diff`` models the first differences and rebuilds the values by a cumulative
+            sum from the last known one (any sign). ``kind: series`` defaults to ``level``.
         scaler: scikit-learn scaler fitted on the training span only.
     """
 
     window: Annotated[int, Field(ge=1, le=1000)] = 40
     horizon: Annotated[int, Field(ge=1, le=250)] = 1
     inputs: list[InputName] | None = None
-    target_transform: Literal["log_return", "level"] = "log_return"
+    target_transform: Literal["log_return", "level", "diff"] = "log_return"
     scaler: Literal["minmax", "standard"] = "minmax"
 
     @field_validator("inputs")
@@ -185,7 +214,7 @@ class VariantConfig(_Strict):
             raise ValueError(
                 "must be lower case letters, digits, '_' or '-', starting with a letter"
             )
-        if value in {"persistence", "drift", "moving_average"}:
+        if value in {"persistence", "drift", "moving_average", "seasonal_naive"}:
             raise ValueError(f"{value!r} is reserved for a baseline")
         return value
 
@@ -218,66 +247,6 @@ class TrainingConfig(_Strict):
     dispatch: Literal["inprocess", "deployment"] = "inprocess"
     deployment: Annotated[str, Field(pattern=r"^[^/]+/[^/]+$")] = "train/train-gpu"
     dispatch_timeout_seconds: Annotated[float, Field(gt=0)] = 6 * 3600.0
-
-
-class BacktestConfig(_Strict):
-    """Walk-forward backtest over rolling forecast origins.
-
-    The origins are the last ``n_origins`` rows that still have a next day, every
-    ``step`` rows. At each origin the model only sees rows strictly before it for
-    training and scaling; the origin's own row is the last input of its forecast.
-
-    Attributes:
-        n_origins: Rows spanned by the forecast origins (the h=1 targets of a
-            ``step: 1`` backtest are the last ``n_origins`` trading days).
-        step: Rows between consecutive origins.
-        training_window: ``expanding`` (train on every row before the origin) or
-            ``sliding`` (on the last ``training_window_length`` rows before it).
-        training_window_length: Rows in a sliding training window (required for
-            ``sliding``).
-        refit_every: Refit the scaler and the (warm-started) model every this many
-            origins; ``0`` trains once, on the rows before the first origin.
-        refit_epochs: Epochs of each warm-started refit (``None``: ``training.epochs``).
-        val_fraction: Share of each training set (its latest samples) held out for
-            early stopping.
-        ma_window: Days averaged by the moving-average baseline.
-    """
-
-    n_origins: Annotated[int, Field(ge=1, le=100_000)] = 250
-    step: Annotated[int, Field(ge=1, le=10_000)] = 1
-    training_window: Literal["expanding", "sliding"] = "expanding"
-    training_window_length: Annotated[int | None, Field(ge=2)] = None
-    refit_every: Annotated[int, Field(ge=0)] = 0
-    refit_epochs: Annotated[int | None, Field(ge=1, le=10000)] = None
-    val_fraction: Annotated[float, Field(gt=0, lt=0.9)] = 0.1
-    ma_window: Annotated[int, Field(ge=1, le=1000)] = 5
-
-    @model_validator(mode="after")
-    def _sliding(self) -> BacktestConfig:
-        if self.training_window == "sliding" and self.training_window_length is None:
-            raise ValueError(
-                "training_window 'sliding' needs training_window_length (rows per window)"
-            )
-        return self
-
-
-class ChampionConfig(_Strict):
-    """How a ticker's champion is chosen from the backtest and guarded.
-
-    Attributes:
-        metric: Backtest metric that ranks the models (baselines included).
-        h: Step ahead at which the metric is compared.
-        register_winner: Register RNN winners in the MLflow Model Registry as
-            ``price-forecaster-<TICKER>``; the ``champion`` alias moves only when the
-            winner beats persistence and the current champion on the same backtest.
-        min_improvement: Relative margin the winner must clear over persistence and the
-            current champion (``0.01`` = 1 % lower metric); 0 = any improvement.
-    """
-
-    metric: Literal["mase", "rmse", "mae", "mape"] = "mase"
-    h: Annotated[int, Field(ge=1)] = 1
-    register_winner: bool = True
-    min_improvement: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 class RunnerConfig(_Strict):
@@ -314,6 +283,11 @@ class RunConfig(_Strict):
         live: The nightly loop (used by ``forecast/nightly`` and ``forecast replay``).
     """
 
+    @model_validator(mode="before")
+    @classmethod
+    def _series_defaults(cls, data: Any) -> Any:
+        return series_defaults(data)
+
     experiment: Annotated[str, Field(min_length=1, max_length=200)] = "pricecast"
     data: DataConfig
     features: FeaturesConfig = FeaturesConfig()
@@ -343,8 +317,9 @@ class RunConfig(_Strict):
             )
         if s.test_start and d.end and s.test_start > d.end:
             raise ValueError(f"split.test_start ({s.test_start}) is after data.end ({d.end})")
+        check_series_features(self)
         last = s.test_end or d.end
-        if s.test_start and last:
+        if s.test_start and last and d.kind == "prices":
             # Sessions in the test span bound how many targets it can hold.
             from pricecast.tasks.calendar import sessions_between
 

@@ -19,6 +19,7 @@ from pricecast.models.training import predict
 from pricecast.tasks.calendar import next_sessions
 from pricecast.tasks.features import input_frame, prices_from_targets
 from pricecast.tasks.scaling import SeriesScaler
+from pricecast.tasks.series import next_dates
 from pricecast.tasks.windows import windows
 
 
@@ -32,10 +33,12 @@ class ForecastSpec:
         inputs: Input column names (see ``tasks.features.input_frame``).
         window: Lookback length.
         horizon: Steps the model outputs.
-        transform: ``log_return`` or ``level``.
+        transform: ``log_return``, ``level`` or ``diff``.
         variant: Variant name.
         trained_until: Last date of the data the model was fitted on (ISO date).
-        calendar: Exchange calendar whose sessions the forecasts target.
+        calendar: Exchange calendar whose sessions the forecasts target (prices).
+        frequency: Pandas offset alias of a generic series' dates (``None``: prices,
+            which follow ``calendar``).
     """
 
     ticker: str
@@ -47,6 +50,7 @@ class ForecastSpec:
     variant: str
     trained_until: str
     calendar: str = "XNYS"
+    frequency: str | None = None
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -73,12 +77,13 @@ class Forecaster:
     @property
     def min_rows(self) -> int:
         """Price rows needed for one forecast."""
-        return self.spec.window + (1 if "log_return" in self.spec.inputs else 0)
+        differenced = {"log_return", "diff"} & set(self.spec.inputs)
+        return self.spec.window + (1 if differenced else 0)
 
     def _inputs(self, prices: pd.DataFrame) -> pd.DataFrame:
         missing = [
             c
-            for c in {self.spec.target, *self.spec.inputs} - {"log_return", "log_volume"}
+            for c in {self.spec.target, *self.spec.inputs} - {"log_return", "log_volume", "diff"}
             if c not in prices.columns
         ]
         if "log_volume" in self.spec.inputs and "volume" not in prices.columns:
@@ -116,7 +121,7 @@ class Forecaster:
         return prices_from_targets(out, anchors, self.spec.transform)
 
     def forecast(self, prices: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
-        """Forecast the sessions after the last price (the spec's exchange calendar).
+        """Forecast the sessions after the last price (the spec's calendar or frequency).
 
         Args:
             prices: Recent prices indexed by date, at least :attr:`min_rows` rows.
@@ -141,5 +146,8 @@ class Forecaster:
             )
         last = prices.index[-1]
         values = self.forecast_at(prices, pd.DatetimeIndex([last]))[0, :h]
-        dates = next_sessions(last, h, self.spec.calendar)
+        if self.spec.frequency:
+            dates = next_dates(last, h, self.spec.frequency)
+        else:
+            dates = next_sessions(last, h, self.spec.calendar)
         return pd.DataFrame({"date": dates, "forecast": values})

@@ -30,6 +30,7 @@ def refit_on_all(
     ticker: str,
     val_fraction: float = 0.1,
     calendar: str = "XNYS",
+    frequency: str | None = None,
 ) -> Forecaster:
     """Fit ``variant`` on every row of ``prices`` (already cut at ``as_of``).
 
@@ -60,5 +61,6 @@ def refit_on_all(
         variant=variant.name,
         trained_until=last.isoformat(),
         calendar=calendar,
+        frequency=frequency,
     )
     return Forecaster(state.model, state.scaler, spec)

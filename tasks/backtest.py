@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig
-from pricecast.tasks.baselines import BASELINES, baseline_models
+from pricecast.tasks.baselines import BASELINES, DEFAULT_BASELINES, baseline_models
 from pricecast.tasks.forecasters import (
     ForecastModel,
     ModelFns,
@@ -38,6 +38,7 @@ COLUMNS: tuple[str, ...] = ("cutoff", "date", "h", "actual", "predicted", "model
 __all__ = [
     "BASELINES",
     "COLUMNS",
+    "DEFAULT_BASELINES",
     "ModelFns",
     "best_model",
     "insample_scale",
@@ -137,6 +138,7 @@ def walk_forward(
     backtest: BacktestConfig | None = None,
     target: str = "adj_close",
     include_baselines: bool = True,
+    season_length: int | None = None,
 ) -> pd.DataFrame:
     """Backtest forecasters and the baselines over rolling origins.
 
@@ -154,6 +156,7 @@ def walk_forward(
         backtest: Origins, training window, refits and the moving-average window.
         target: Target price column.
         include_baselines: Also backtest persistence, drift and the moving average.
+        season_length: Rows per season: adds the seasonal-naive baseline.
 
     Returns:
         A long frame with :data:`COLUMNS`: one row per model, cutoff and step ahead
@@ -185,7 +188,7 @@ def walk_forward(
     )
     everyone = [windowed(m, setup) for m in models]
     if include_baselines:
-        everyone += baseline_models(features.horizon, backtest.ma_window)
+        everyone += baseline_models(features.horizon, backtest.ma_window, season_length)
     forecasts = {
         m.name: model_forecasts(m, series, origins, backtest.refit_every) for m in everyone
     }

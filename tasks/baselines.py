@@ -44,6 +44,29 @@ def moving_average(
     return np.repeat(mean[:, None], horizon, axis=1)
 
 
+def seasonal_naive(
+    prices: np.ndarray, origins: np.ndarray, horizon: int, season: int
+) -> np.ndarray:
+    """Same season last time: ``p[t + h - m * ceil(h / m)]`` for season length ``m``.
+
+    Step ``h`` repeats the value one season before its target date, or two seasons
+    before when ``h > m``, so every forecast reads only prices up to its origin.
+
+    Raises:
+        ValueError: If an origin has less than one season of history before it.
+    """
+    p = np.asarray(prices, dtype="float64")
+    o = np.asarray(origins)
+    if len(o) and o.min() < season - 1:
+        raise ValueError(
+            f"seasonal naive needs a whole season ({season} rows) up to each origin; "
+            f"origin row {int(o.min())} has {int(o.min()) + 1}"
+        )
+    h = np.arange(1, horizon + 1)
+    back = season * ((h - 1) // season + 1)
+    return p[o[:, None] + h - back]
+
+
 def _no_fit(series: Series, cutoff: int, previous: Any) -> None:
     """Baselines learn nothing: every forecast reads only the prices up to its origin."""
     return None
@@ -76,14 +99,34 @@ def moving_average_model(horizon: int, window: int) -> ForecastModel:
     return ForecastModel("moving_average", _no_fit, predict, baseline=True)
 
 
-def baseline_models(horizon: int, ma_window: int = 5) -> list[ForecastModel]:
-    """Every baseline, in the order tables show them: persistence, drift, moving average."""
-    return [
+def seasonal_naive_model(horizon: int, season: int) -> ForecastModel:
+    """The value one season before each target (``season`` rows), as a ForecastModel."""
+
+    def predict(state: None, series: Series, origins: np.ndarray) -> np.ndarray:
+        return seasonal_naive(series.full_prices, origins + series.offset, horizon, season)
+
+    return ForecastModel("seasonal_naive", _no_fit, predict, baseline=True)
+
+
+def baseline_models(
+    horizon: int, ma_window: int = 5, season_length: int | None = None
+) -> list[ForecastModel]:
+    """Every baseline, in the order tables show them.
+
+    Persistence, drift and the moving average always; seasonal naive when a season
+    length is configured.
+    """
+    models = [
         persistence_model(horizon),
         drift_model(horizon),
         moving_average_model(horizon, ma_window),
     ]
+    if season_length:
+        models.append(seasonal_naive_model(horizon, season_length))
+    return models
 
 
-BASELINES: tuple[str, ...] = ("persistence", "drift", "moving_average")
-"""Names of the baselines (reserved: no variant may use them)."""
+DEFAULT_BASELINES: tuple[str, ...] = ("persistence", "drift", "moving_average")
+"""The baselines every backtest runs."""
+BASELINES: tuple[str, ...] = (*DEFAULT_BASELINES, "seasonal_naive")
+"""Names of every baseline (reserved: no variant may use them)."""

@@ -52,9 +52,9 @@ class Series:
         raw: Unscaled inputs ``(T, F)``.
         prices: Target prices on those dates ``(T,)``.
         full_prices: Target prices of every validated row (drift looks back to the first).
-        offset: Rows dropped in front of ``raw`` (1 with a log-return input, else 0).
+        offset: Rows dropped in front of ``raw`` (1 with a log-return or diff input, else 0).
         inputs: Input names.
-        transform: ``log_return`` or ``level``.
+        transform: ``log_return``, ``level`` or ``diff``.
     """
 
     dates: pd.DatetimeIndex
@@ -157,17 +157,17 @@ def check_strategy(strategy: str, inputs: Sequence[str], target: str) -> None:
     """Reject a recursive strategy whose inputs cannot be rebuilt from its own forecasts.
 
     Recursive forecasting feeds the predicted value back as the next input, which works
-    for one input that is the target price itself or its log-return.
+    for one input that is the target price itself, its log-return or its difference.
 
     Raises:
         ValueError: For an unknown strategy, or a recursive one with other inputs.
     """
     if strategy not in ("direct", "recursive"):
         raise ValueError(f"unknown strategy {strategy!r} (allowed: direct, recursive)")
-    if strategy == "recursive" and list(inputs) not in (["log_return"], [target]):
+    if strategy == "recursive" and list(inputs) not in (["log_return"], ["diff"], [target]):
         raise ValueError(
-            f"the recursive strategy needs one input, the target {target!r} or "
-            f"'log_return' (got {list(inputs)}): a model cannot forecast the other inputs "
+            f"the recursive strategy needs one input, the target {target!r}, 'log_return' "
+            f"or 'diff' (got {list(inputs)}): a model cannot forecast the other inputs "
             f"it would be fed; use strategy 'direct' for multivariate inputs"
         )
 
@@ -242,7 +242,10 @@ def _recursive(
         scaled = _checked(fns.predict(fitted.model, x), len(origins), 1, fns.name)
         value = scaler.inverse_targets(scaled)
         price = prices_from_targets(value, prev, series.transform)[:, 0]
-        fed = np.log(price / prev) if series.inputs == ["log_return"] else price
+        if series.inputs == ["log_return"]:
+            fed = np.log(price / prev)
+        else:
+            fed = price - prev if series.inputs == ["diff"] else price
         nxt = scaler.transform_inputs(fed[:, None]).astype("float32")
         x = np.concatenate([x[:, 1:], nxt[:, None, :]], axis=1)
         path.append(price)

@@ -12,8 +12,8 @@ from pricecast.models import variant as keras_variant
 from pricecast.models.variant import keras_model_fns
 from pricecast.stores.price_files import read_sample
 from pricecast.tasks.backtest import (
-    BASELINES,
     COLUMNS,
+    DEFAULT_BASELINES,
     ModelFns,
     best_model,
     insample_scale,
@@ -130,7 +130,7 @@ def test_values_after_a_cutoff_do_not_change_its_forecasts(fb, settings, how):
     for cutoff in [cutoffs[i] for i in (0, 6, 7, 15, 29)]:
         dirty = run(corrupt_after(fb, cutoff, how), Linear().fns(), **kw)
         expected = at_cutoff(clean, cutoff)
-        assert set(expected["model"]) == {"lin", *BASELINES}
+        assert set(expected["model"]) == {"lin", *DEFAULT_BASELINES}
         pd.testing.assert_frame_equal(at_cutoff(dirty, cutoff), expected, check_exact=True)
 
 
@@ -292,7 +292,7 @@ def test_persistence_mase_is_one_on_its_own_scale(fb):
     assert summary["persistence"]["directional_accuracy"][0] == pytest.approx(
         np.mean(np.diff(span) == 0)
     )
-    assert set(summary) == set(BASELINES)
+    assert set(summary) == set(DEFAULT_BASELINES)
 
 
 # ----------------------------------------------------------------- (d) strategies
@@ -381,7 +381,7 @@ def test_output_frame_has_real_dates_and_prices(fb):
     for col in ("actual", "predicted", "anchor"):
         assert frame[col].dtype == np.float64
     assert pd.api.types.is_string_dtype(frame["model"])
-    assert list(dict.fromkeys(frame["model"])) == ["lin", *BASELINES]
+    assert list(dict.fromkeys(frame["model"])) == ["lin", *DEFAULT_BASELINES]
     assert frame.notna().all().all()
 
     # Every date is the h-th trading day after its cutoff, strictly later.
@@ -418,7 +418,7 @@ def test_origin_rows_and_refit_segments():
 def test_summarize_and_best_model(fb):
     frame = run(fb, Linear().fns(), window=10, horizon=3, n_origins=40)
     summary = summarize(frame, insample_scale(fb["adj_close"], frame["cutoff"].min()))
-    assert list(summary) == ["lin", *BASELINES]
+    assert list(summary) == ["lin", *DEFAULT_BASELINES]
     for per_model in summary.values():
         assert list(per_model) == list(METRICS)
         assert all(len(v) == 3 for v in per_model.values())

@@ -1,0 +1,147 @@
+"""Checks and dates of a generic series (``kind: series``): any sign, its own frequency.
+
+A series is validated as prices are (dates sorted and unique, cells numeric, gaps dropped
+or filled) but may be zero or negative, and a target transform that needs positive values
+is refused with the config field named. Its forecast dates follow its own frequency,
+inferred from the dates or configured; the exchange calendar is for prices only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from pricecast.tasks.validate import PriceDataError, Validated, _where
+
+VALUE = "value"
+"""The column a validated series is held in (``data.target`` of ``kind: series``)."""
+
+
+def validate_series(frame: pd.DataFrame, name: str, null_rows: str = "drop") -> Validated:
+    """Validate and clean one series read from a CSV (one column, named as in the CSV).
+
+    Fixed (and reported): unsorted dates (sorted), repeated identical rows (one kept),
+    missing values (rows dropped or forward-filled per ``null_rows``). Rejected: no
+    rows, cells that are not numbers, infinite values, duplicate dates with different
+    values. Zero and negative values are valid.
+
+    Args:
+        frame: One-column frame indexed by date.
+        name: The series name, for messages.
+        null_rows: ``drop`` or ``ffill`` for missing values.
+
+    Returns:
+        The frame with its one column renamed ``value`` (float64), and notes.
+
+    Raises:
+        PriceDataError: Naming the series, the date and the CSV column.
+    """
+    if frame is None or len(frame) == 0:
+        raise PriceDataError(f"{name}: no rows")
+    if frame.shape[1] != 1:
+        raise PriceDataError(f"{name}: expected one value column, got {list(frame.columns)}")
+    column = str(frame.columns[0])
+    notes: list[str] = []
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna() & frame.notna()
+    if bad.to_numpy().any():
+        raise PriceDataError(f"{name}: non-numeric value on {_where(frame, bad)}")
+    df = numeric.astype("float64")
+    infinite = pd.DataFrame(np.isinf(df.to_numpy()), index=df.index, columns=df.columns)
+    if infinite.to_numpy().any():
+        raise PriceDataError(f"{name}: infinite value on {_where(df, infinite)}")
+    if not df.index.is_monotonic_increasing:
+        df = df.sort_index(kind="stable")
+        notes.append(f"{name}: dates were not in order; sorted")
+    dup = df.index.duplicated(keep=False)
+    if dup.any():
+        groups = df[dup].groupby(level=0)[column]
+        conflicting = [d for d, g in groups if g.nunique(dropna=False) > 1]
+        if conflicting:
+            raise PriceDataError(
+                f"{name}: duplicate date {conflicting[0]:%Y-%m-%d} with different values in "
+                f"column {column}"
+                + (f" (and {len(conflicting) - 1} more)" if len(conflicting) > 1 else "")
+            )
+        n = int(df.index.duplicated().sum())
+        df = df[~df.index.duplicated()]
+        notes.append(f"{name}: dropped {n} repeated row(s) with duplicate dates")
+    empty = df[column].isna()
+    if empty.any():
+        days = ", ".join(f"{d:%Y-%m-%d}" for d in df.index[empty][:3])
+        more = "…" if empty.sum() > 3 else ""
+        if null_rows == "ffill":
+            if empty.iloc[0]:
+                raise PriceDataError(
+                    f"{name}: first row {df.index[0]:%Y-%m-%d} has no value in column "
+                    f"{column}; cannot fill"
+                )
+            df = df.ffill()
+            notes.append(f"{name}: filled {int(empty.sum())} empty value(s) ({days}{more})")
+        else:
+            df = df[~empty]
+            notes.append(f"{name}: dropped {int(empty.sum())} empty value(s) ({days}{more})")
+    if df.empty:
+        raise PriceDataError(f"{name}: no rows left after cleaning")
+    return Validated(df.rename(columns={column: VALUE}), notes)
+
+
+def series_frequency(dates: pd.DatetimeIndex, name: str, configured: str = "infer") -> str:
+    """The series' frequency as a pandas offset alias, checked against every date.
+
+    Args:
+        dates: Sorted, unique dates.
+        name: The series name, for messages.
+        configured: ``infer`` or an offset alias (``data.series.frequency``).
+
+    Raises:
+        PriceDataError: If no regular frequency can be inferred, or a date breaks it
+            (naming the first date that is off the grid or missing).
+    """
+    if configured == "infer":
+        freq = pd.infer_freq(dates) if len(dates) >= 3 else None
+        if freq is None:
+            step = pd.Series(dates).diff().iloc[1:]
+            odd = int(np.flatnonzero(step.to_numpy() != step.mode().iloc[0])[0]) + 1
+            raise PriceDataError(
+                f"{name}: cannot infer a regular frequency from the dates (irregular step "
+                f"{dates[odd - 1]:%Y-%m-%d} → {dates[odd]:%Y-%m-%d}); fill the gap or set "
+                f"data.series.frequency"
+            )
+        return freq
+    grid = pd.date_range(dates[0], periods=len(dates), freq=configured)
+    off = np.flatnonzero(grid != dates)
+    if len(off):
+        i = int(off[0])
+        raise PriceDataError(
+            f"{name}: date {dates[i]:%Y-%m-%d} is off the {configured} grid of "
+            f"data.series.frequency (expected {grid[i]:%Y-%m-%d})"
+        )
+    return configured
+
+
+def next_dates(last: pd.Timestamp, count: int, frequency: str) -> pd.DatetimeIndex:
+    """The ``count`` dates after ``last`` at ``frequency`` (e.g. month ends for ``ME``)."""
+    step = to_offset(frequency)
+    return pd.DatetimeIndex([pd.Timestamp(last) + step * k for k in range(1, count + 1)])
+
+
+def check_transform(values: pd.Series, name: str, transform: str, inputs: list[str]) -> None:
+    """Refuse a log transform on a series that is not positive throughout.
+
+    Raises:
+        PriceDataError: Naming ``features.target_transform`` (or ``features.inputs``), the
+            first non-positive date and value, and what to use instead.
+    """
+    logs = [f for f, used in (("target_transform", transform == "log_return"),
+                              ("inputs", "log_return" in inputs)) if used]  # fmt: skip
+    nonpos = values.to_numpy() <= 0
+    if logs and nonpos.any():
+        i = int(np.flatnonzero(nonpos)[0])
+        more = int(nonpos.sum()) - 1
+        raise PriceDataError(
+            f"{name}: features.{logs[0]} 'log_return' needs positive values, but the series "
+            f"is {float(values.iloc[i])!r} on {values.index[i]:%Y-%m-%d} (and {more} more); "
+            f"use target_transform 'level' or 'diff'"
+        )
