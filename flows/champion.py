@@ -26,6 +26,7 @@ from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
 from pricecast.tasks.champion import ChampionDecision, decide
 from pricecast.tasks.metrics import evaluate
 from pricecast.tasks.plots import backtest_figure
+from pricecast.tasks.series import axis_label
 
 
 @task(name="backtest", task_run_name="backtest-{ticker}", cache_policy=NO_CACHE)
@@ -42,8 +43,14 @@ def backtest_ticker(
     parts = [
         trained.backtests[v.name].frame for v in config.variants if v.name in trained.backtests
     ]
+    series = config.data.series
     baselines = walk_forward(
-        data.frame, [], features=config.features, backtest=bt, target=config.data.target
+        data.frame,
+        [],
+        features=config.features,
+        backtest=bt,
+        target=config.data.target,
+        season_length=series.season_length if series else None,
     )
     frame = pd.concat([*parts, baselines], ignore_index=True)
     scale = insample_scale(data.frame[config.data.target], frame["cutoff"].min())
@@ -125,6 +132,7 @@ def register_champion(
             transform=data.transform,
             variant=name,
             trained_until=f"{data.span('val')[1]:%Y-%m-%d}",
+            frequency=data.frequency,
         )
         forecaster = Forecaster(model, scaler, spec)
         example = data.frame.tail(forecaster.min_rows + 5).reset_index()
@@ -150,10 +158,15 @@ def report_backtest(
     """Plot and write the backtest, log it and the decision to the parent run."""
     t0 = time.perf_counter()
     h, decision, frame = config.champion.h, registration.decision, backtest.frame
+    label = axis_label(config.data, ticker)
     runs.note_decision(tracker, parent_id, decision.reason, decision.best_model)
     rmse = {name: m["rmse"][h - 1] for name, m in backtest.summary.items()}
     figure = backtest_figure(
-        f"{ticker}: walk-forward backtest, {backtest.n_origins} origins (h={h})", frame, rmse, h
+        f"{ticker}: walk-forward backtest, {backtest.n_origins} origins (h={h})",
+        frame,
+        rmse,
+        h,
+        ylabel=label,
     )
     runs.log_backtest_summary(tracker, parent_id, frame, backtest.summary, figure)
     folder = Path(out_dir) / ticker

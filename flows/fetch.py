@@ -21,6 +21,7 @@ from pricecast.flows.home import cache_dir, confined, forecast_home
 from pricecast.stores import yahoo
 from pricecast.stores.price_format import RateLimitedError, SourceUnavailableError
 from pricecast.stores.prices import LoadedPrices, csv_path_for, load_prices
+from pricecast.stores.series_files import load_series
 
 
 def _retry_if_unavailable(task: Any, task_run: Any, state: Any) -> bool:
@@ -76,7 +77,7 @@ def download_yahoo(
 def fetch_prices(
     ticker: str, data: DataConfig, home: str, incremental: bool = False
 ) -> LoadedPrices:
-    """Load one ticker's prices from the configured source.
+    """Load one ticker's prices (or a ``kind: series`` CSV column) from the configured source.
 
     Not cached itself: local files (the parquet cache, a CSV) are read on every run, so
     a file repaired or corrupted since the last run is seen. Only the download is cached.
@@ -94,6 +95,10 @@ def fetch_prices(
         if data.csv_path
         else None
     )
+    if data.kind == "series" and data.series is not None:
+        loaded = load_series(ticker, data.series, data.source, csv, data.start, data.end)
+        logger.info(f"{ticker}: {len(loaded.frame)} rows from source {loaded.source}")
+        return loaded
     loaded = load_prices(
         ticker,
         data.start,

@@ -12,6 +12,7 @@ MLflow while the others complete, and the flow's final state names the failed ti
 # declare the results' types only.)
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from pricecast.stores import outputs
 from pricecast.stores.prices import LoadedPrices
 from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.dataset import build_dataset
-from pricecast.tasks.validate import validate_prices
+from pricecast.tasks.series import validate_by_kind
 
 
 @task(name="prepare", task_run_name="prepare-{ticker}", cache_policy=NO_CACHE)
@@ -51,10 +52,11 @@ def prepare(
     """Validate, split, scale and window one ticker's prices; record the span on its run."""
     logger = get_run_logger()
     t0 = time.perf_counter()
-    checked = validate_prices(loaded.frame, ticker, config.data.null_rows)
+    checked, frequency, label = validate_by_kind(loaded.frame, ticker, config.data, config.features)
     for note in checked.notes:
         logger.warning(note)
     data = build_dataset(checked.frame, ticker, config.features, config.split, config.data.target)
+    data = replace(data, frequency=frequency, label=label)
     seconds = time.perf_counter() - t0
     notes = loaded.notes + checked.notes
     first, last = data.dates[0], data.dates[-1]

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.configs.schema import DataConfig
+from pricecast.configs.schema import DataConfig, FeaturesConfig
 from pricecast.flows.home import cache_dir, confined, forecast_home
 from pricecast.stores import outputs
 from pricecast.stores.prices import csv_path_for, load_prices
+from pricecast.stores.series_files import load_series
 from pricecast.stores.tracking import registry, store
 from pricecast.tasks.plots import outlook_figure
-from pricecast.tasks.validate import validate_prices
+from pricecast.tasks.series import validate_by_kind
 
 HISTORY_DAYS = 130
 """Business days of history drawn before the forecast (about six months)."""
@@ -70,19 +71,23 @@ def predict_ahead(
     forecaster = registry.load_champion(tracker, ticker)
     if forecaster is None:  # the alias was removed in the meantime
         raise NoChampionError(f"no champion model for {ticker} in {tracker.uri}")
-    loaded = load_prices(
-        ticker,
-        None,
-        None,
-        data.source,
-        cache_dir=cache_dir(home),
-        csv_path=(
-            confined(csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
-            if data.csv_path
-            else None
-        ),
+    csv = (
+        confined(csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
+        if data.csv_path
+        else None
     )
-    prices = validate_prices(loaded.frame, ticker, data.null_rows).frame
+    if data.kind == "series" and data.series is not None:
+        loaded = load_series(ticker, data.series, data.source, csv)
+    else:
+        loaded = load_prices(
+            ticker, None, None, data.source, cache_dir=cache_dir(home), csv_path=csv
+        )
+    spec = forecaster.spec
+    model_features = FeaturesConfig.model_validate(
+        {"target_transform": spec.transform, "inputs": spec.inputs}
+    )
+    checked, _, label = validate_by_kind(loaded.frame, ticker, data, model_features)
+    prices = checked.frame
     frame = forecaster.forecast(prices, horizon)
     last = prices.index[-1]
     out = out_dir or home / "predictions" / ticker / f"{last:%Y-%m-%d}"
@@ -93,6 +98,7 @@ def predict_ahead(
         f"(champion v{version.version}, {forecaster.spec.variant})",
         history,
         frame.set_index("date")["forecast"],
+        ylabel=label,
     )
     csv = outputs.write_csv(out / "forecast.csv", frame)
     png = outputs.write_png(out / "forecast.png", fig)

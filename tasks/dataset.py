@@ -77,10 +77,13 @@ class Dataset:
         origins: Row index of each window's origin, ``(N,)``.
         split: Split of each origin (``train``/``val``/``test``/``""``), ``(N,)``.
         scaler: The fitted scaler (training span only).
-        transform: ``log_return`` or ``level``.
+        transform: ``log_return``, ``level`` or ``diff``.
         horizon: Steps ahead.
         window: Lookback length.
         train_scale: In-sample persistence MAE on the training span (the MASE scale).
+        frequency: Pandas offset alias of a generic series' dates (``None``: prices, which
+            follow the exchange calendar).
+        label: Axis label of the values: ``price``, or a series' name and unit.
     """
 
     ticker: str
@@ -98,6 +101,8 @@ class Dataset:
     horizon: int
     window: int
     train_scale: float
+    frequency: str | None = None
+    label: str = "price"
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(x, y)`` of one split."""

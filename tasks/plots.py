@@ -16,13 +16,20 @@ from matplotlib.figure import Figure
 
 from pricecast.tasks.dataset import Dataset
 
-BASELINE_STYLE = {"persistence": ":", "drift": "-.", "moving_average": "--"}
+BASELINE_STYLE = {
+    "persistence": ":",
+    "drift": "-.",
+    "moving_average": "--",
+    "seasonal_naive": "--",
+}
 
 
-def _finish(fig: Figure, ax: Any, title: str, legend_size: float | None = None) -> Figure:
-    """Title, price axis, grid, concise date ticks and legend."""
+def _finish(
+    fig: Figure, ax: Any, title: str, legend_size: float | None = None, ylabel: str = "price"
+) -> Figure:
+    """Title, value axis (``price`` or a series' name and unit), grid, date ticks, legend."""
     ax.set_title(title)
-    ax.set_ylabel("price")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
@@ -38,6 +45,7 @@ def forecast_figure(
     actual: pd.Series,
     forecasts: Mapping[str, pd.Series],
     rmse: Mapping[str, float],
+    ylabel: str = "price",
 ) -> Figure:
     """Real prices with each model's (inverse-scaled) forecast over the test span.
 
@@ -47,6 +55,7 @@ def forecast_figure(
         actual: Real prices over the test span.
         forecasts: Forecast prices per model name (baselines included), indexed by date.
         rmse: RMSE per model name, shown in the legend.
+        ylabel: Label of the value axis.
 
     Returns:
         The figure; the caller saves it.
@@ -68,16 +77,19 @@ def forecast_figure(
         )
     if len(actual):
         ax.axvline(actual.index[0], color="0.8", lw=1, ls="--")
-    return _finish(fig, ax, title, legend_size=9)
+    return _finish(fig, ax, title, legend_size=9, ylabel=ylabel)
 
 
-def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figure:
+def outlook_figure(
+    title: str, history: pd.Series, forecast: pd.Series, ylabel: str = "price"
+) -> Figure:
     """Recent real prices followed by the forecast of the next days.
 
     Args:
         title: Figure title.
         history: Real prices of the last months, indexed by date.
         forecast: Forecast prices, indexed by the future dates.
+        ylabel: Label of the value axis.
     """
     fig = Figure(figsize=(11, 5), dpi=100)
     ax = fig.subplots()
@@ -87,7 +99,7 @@ def outlook_figure(title: str, history: pd.Series, forecast: pd.Series) -> Figur
         joined.index, joined.to_numpy(), color="tab:blue", lw=2, marker="o", ms=4, label="forecast"
     )
     ax.axvline(history.index[-1], color="0.7", lw=1, ls="--")
-    return _finish(fig, ax, title)
+    return _finish(fig, ax, title, ylabel=ylabel)
 
 
 def test_span_figure(
@@ -111,11 +123,11 @@ def test_span_figure(
     context = pd.Series(data.prices[lo : first + 1], index=data.dates[lo : first + 1])
     lines = {name: pd.Series(np.asarray(p)[:, 0], index=dates) for name, p in forecasts.items()}
     title = f"{data.ticker}: real vs forecast (h=1 of {data.horizon}), test span"
-    return forecast_figure(title, context, actual, lines, rmse)
+    return forecast_figure(title, context, actual, lines, rmse, data.label)
 
 
 def backtest_figure(
-    title: str, frame: pd.DataFrame, rmse: Mapping[str, float], h: int = 1
+    title: str, frame: pd.DataFrame, rmse: Mapping[str, float], h: int = 1, ylabel: str = "price"
 ) -> Figure:
     """Real prices vs every model's step-``h`` backtest forecasts (baselines included).
 
@@ -124,6 +136,7 @@ def backtest_figure(
         frame: Walk-forward table (``date, h, actual, predicted, model``).
         rmse: RMSE at step ``h`` per model (legend).
         h: Step ahead to draw.
+        ylabel: Label of the value axis.
     """
     part = frame[frame["h"] == h]
     first = part["model"].iloc[0]
@@ -131,7 +144,7 @@ def backtest_figure(
     lines = {
         str(name): g.set_index("date")["predicted"] for name, g in part.groupby("model", sort=False)
     }
-    return forecast_figure(title, actual.iloc[:0], actual, lines, rmse)
+    return forecast_figure(title, actual.iloc[:0], actual, lines, rmse, ylabel)
 
 
 def live_figure(

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from pricecast.tasks.validate import PriceDataError, Validated, _where
+from pricecast.configs.schema import DataConfig, FeaturesConfig
+from pricecast.tasks.validate import PriceDataError, Validated, _where, validate_prices
 
 VALUE = "value"
 """The column a validated series is held in (``data.target`` of ``kind: series``)."""
@@ -145,3 +146,33 @@ def check_transform(values: pd.Series, name: str, transform: str, inputs: list[s
             f"is {float(values.iloc[i])!r} on {values.index[i]:%Y-%m-%d} (and {more} more); "
             f"use target_transform 'level' or 'diff'"
         )
+
+
+def validate_by_kind(
+    frame: pd.DataFrame, name: str, data: DataConfig, features: FeaturesConfig
+) -> tuple[Validated, str | None, str]:
+    """Validate prices or a generic series as its ``data.kind`` asks.
+
+    Returns:
+        ``(validated, frequency, axis label)``: the frequency is ``None`` for prices (they
+        follow the exchange calendar); the label is ``price`` or the series' name and unit.
+
+    Raises:
+        PriceDataError: Naming the series or ticker, the date, the column or the field.
+    """
+    if data.kind == "prices" or data.series is None:
+        return validate_prices(frame, name, data.null_rows), None, axis_label(data, name)
+    checked = validate_series(frame, name, data.null_rows)
+    check_transform(
+        checked.frame[VALUE], name, features.target_transform, list(features.inputs or [])
+    )
+    freq = series_frequency(pd.DatetimeIndex(checked.frame.index), name, data.series.frequency)
+    return checked, freq, axis_label(data, name)
+
+
+def axis_label(data: DataConfig, name: str) -> str:
+    """Label of the value axis: ``price``, or the series' own name and unit."""
+    if data.kind == "prices" or data.series is None:
+        return "price"
+    unit = data.series.unit
+    return f"{name} ({unit})" if unit else name
