@@ -98,3 +98,20 @@ def load_config(ref: str | Path, overrides: dict[str, Any] | None = None) -> Run
             node = node.setdefault(part, {})
         node[leaf] = value
     return parse_config(data, origin)
+
+
+def require_prices(config: RunConfig, what: str) -> RunConfig:
+    """Refuse a ``kind: series`` config where only prices can run (the nightly loop).
+
+    The nightly loop targets exchange sessions and keeps a price ledger, so a generic
+    series, which has its own frequency and no exchange, is refused before any work.
+
+    Raises:
+        ConfigError: Naming ``data.kind``.
+    """
+    if config.data.kind != "prices":
+        raise ConfigError(
+            f"data.kind: {what} runs on prices only (kind 'prices'), got kind "
+            f"{config.data.kind!r}; forecast a series with `forecast run`"
+        )
+    return config

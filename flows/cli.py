@@ -192,9 +192,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run the nightly loop: one night now (``nightly``), or every session of a span."""
     home = forecast_home()
     prepare_environment(home)
-    from pricecast.configs.loader import load_config
+    from pricecast.configs.loader import load_config, require_prices
 
-    config = load_config(args.config, _overrides(args))
+    config = require_prices(load_config(args.config, _overrides(args)), "the nightly loop")
     start = getattr(args, "start", None)
     end = getattr(args, "end", None) or getattr(args, "as_of", None)
     if start and end and start > end:
@@ -261,10 +261,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     """Create the work pools and the nightly, on-demand and train deployments."""
     home = forecast_home()
     prepare_environment(home)
-    from pricecast.configs.loader import load_config
+    from pricecast.configs.loader import load_config, require_prices
 
     overrides = {"training.dispatch": args.dispatch}
-    nightly = load_config(args.config, overrides)
+    nightly = require_prices(load_config(args.config, overrides), "the nightly deployment")
     on_demand = load_config(args.on_demand_config or args.config, overrides)
     import_tensorflow_quietly()
     from pricecast.flows import deploy

@@ -28,6 +28,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pricecast.configs.loader import require_prices
 from pricecast.configs.schema import RunConfig
 from pricecast.flows.fetch import fetch_prices
 from pricecast.flows.forecast import forecast
@@ -241,6 +242,7 @@ def nightly(
     Returns:
         ``{"nights": [...], "failed": {...}}``; a Failed state naming the failures.
     """
+    require_prices(config, "the nightly loop")
     logger = get_run_logger()
     cal = config.live.calendar
     home = forecast_home()

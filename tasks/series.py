@@ -102,24 +102,36 @@ def series_frequency(dates: pd.DatetimeIndex, name: str, configured: str = "infe
     """
     if configured == "infer":
         freq = pd.infer_freq(dates) if len(dates) >= 3 else None
-        if freq is None:
-            step = pd.Series(dates).diff().iloc[1:]
-            odd = int(np.flatnonzero(step.to_numpy() != step.mode().iloc[0])[0]) + 1
-            raise PriceDataError(
-                f"{name}: cannot infer a regular frequency from the dates (irregular step "
-                f"{dates[odd - 1]:%Y-%m-%d} → {dates[odd]:%Y-%m-%d}); fill the gap or set "
-                f"data.series.frequency"
-            )
-        return freq
-    grid = pd.date_range(dates[0], periods=len(dates), freq=configured)
-    off = np.flatnonzero(grid != dates)
-    if len(off):
-        i = int(off[0])
+        if freq is not None:
+            return freq
+        # Name the first date that breaks the step of the first few dates.
+        head = pd.infer_freq(dates[:5]) if len(dates) >= 5 else None
+        i = _off_grid(dates, head) if head else None
+        where = (
+            f"{dates[i - 1]:%Y-%m-%d} → {dates[i]:%Y-%m-%d} breaks the {head} step of the "
+            f"first dates"
+            if i
+            else f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d} has no regular step"
+        )
+        raise PriceDataError(
+            f"{name}: cannot infer a regular frequency from the dates ({where}); fill the "
+            f"gap or set data.series.frequency"
+        )
+    i = _off_grid(dates, configured)
+    if i is not None:
+        expected = pd.date_range(dates[0], periods=i + 1, freq=configured)[-1]
         raise PriceDataError(
             f"{name}: date {dates[i]:%Y-%m-%d} is off the {configured} grid of "
-            f"data.series.frequency (expected {grid[i]:%Y-%m-%d})"
+            f"data.series.frequency (expected {expected:%Y-%m-%d})"
         )
     return configured
+
+
+def _off_grid(dates: pd.DatetimeIndex, freq: str) -> int | None:
+    """Position of the first date that is not on the ``freq`` grid from the first date."""
+    grid = pd.date_range(dates[0], periods=len(dates), freq=freq)
+    off = np.flatnonzero(grid != dates)
+    return int(off[0]) if len(off) else None
 
 
 def next_dates(last: pd.Timestamp, count: int, frequency: str) -> pd.DatetimeIndex:
