@@ -13,7 +13,9 @@ from pricecast.stores.series_files import load_series, read_series_csv
 from pricecast.tasks.backtest import walk_forward
 from pricecast.tasks.baselines import seasonal_naive
 from pricecast.tasks.features import input_frame, prices_from_targets, target_matrix
+from pricecast.tasks.plots import backtest_figure, forecast_figure
 from pricecast.tasks.series import (
+    axis_label,
     check_transform,
     next_dates,
     series_frequency,
@@ -221,3 +223,18 @@ def test_the_bundled_series_load():
     )  # fmt: skip
     values = pd.to_numeric(syn.frame["value"])
     assert (values < 0).mean() > 0.3 and series_frequency(syn.frame.index, "S") == "ME"
+
+
+def test_plots_label_the_axis_with_the_series_name_and_unit():
+    idx = pd.date_range("2020-01-31", periods=4, freq="ME")
+    actual = pd.Series([-1.0, 2.0, 0.5, -3.0], index=idx)
+    fig = forecast_figure("t", actual.iloc[:0], actual, {"persistence": actual}, {}, "WAVE (mm)")
+    assert fig.axes[0].get_ylabel() == "WAVE (mm)"
+    rows = pd.DataFrame(
+        {"date": idx, "h": 1, "actual": actual.to_numpy(), "predicted": 0.0, "model": "gru"}
+    )
+    assert backtest_figure("t", rows, {"gru": 1.0}, ylabel="WAVE (mm)").axes[0].get_ylabel() == (
+        "WAVE (mm)"
+    )
+    cfg = parse_config(_config())
+    assert axis_label(cfg.data, "TEMP") == "TEMP (°C)"
