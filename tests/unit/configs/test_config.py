@@ -49,7 +49,7 @@ def test_bundled_name_lookup_matches_the_file(tmp_path, monkeypatch):
 
 def test_unknown_config_name_lists_the_bundled_ones():
     with pytest.raises(
-        ConfigError, match=r"config file not found: weekly .*default, nightly, seed_fb"
+        ConfigError, match=r"config file not found: weekly .*default, nightly, seasonal, seed_fb"
     ):
         load_config("weekly")
 
