@@ -9,14 +9,11 @@ as first differences unless it is positive throughout.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
 from pricecast.configs.base import Strict
-
-if TYPE_CHECKING:
-    from pricecast.configs.schema import DataConfig, RunConfig
 
 SERIES_INPUTS: frozenset[str] = frozenset({"value", "diff", "log_return"})
 """Inputs a generic series can provide (it has no OHLCV columns)."""
@@ -116,8 +113,8 @@ class SeriesConfig(Strict):
         return self.columns.get(name)
 
 
-def check_data_kind(data: DataConfig) -> None:
-    """Reject a data section whose kind, source and target do not fit together.
+def check_data_kind(data: Any) -> None:
+    """Reject a data section (a ``DataConfig``) whose kind, source and target do not fit.
 
     Raises:
         ValueError: Naming the field to change.
@@ -165,8 +162,8 @@ def series_defaults(data: Any) -> Any:
     return out
 
 
-def check_series_features(config: RunConfig) -> None:
-    """Reject inputs a generic series does not have (no OHLCV, no volume).
+def check_series_features(config: Any) -> None:
+    """Reject inputs a generic series does not have (no OHLCV, no volume) in a ``RunConfig``.
 
     Raises:
         ValueError: Naming ``features.inputs``.
