@@ -128,3 +128,10 @@ def one_line(text: str, debug: bool = False, every_line: bool = False) -> str:
     if every_line:
         return "; ".join(lines)
     return f"{lines[0]} (more with --debug)"
+
+
+def redact(text: str) -> str:
+    """``text`` with any URI password masked (see ``stores.tracking.store.redact``)."""
+    from pricecast.stores.tracking.store import redact as redact_uris
+
+    return redact_uris(text)

@@ -34,8 +34,16 @@ def outputs_root(home: Path) -> Path:
 
 
 def run_output_dir(home: Path, experiment: str) -> Path:
-    """Default output folder of a run: ``outputs/<experiment>/<YYYYmmdd-HHMMSS>``."""
-    return outputs_root(home) / experiment / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    """Default output folder of a run: ``outputs/<experiment>/<YYYYmmdd-HHMMSS>``.
+
+    Raises:
+        ValueError: If the experiment name would lead outside ``outputs/`` (the schema
+            refuses such names; a flow called with an unvalidated config meets this).
+    """
+    folder = confined(experiment, outputs_root(home))
+    if folder == outputs_root(home).resolve():
+        raise ValueError(f"experiment name {experiment!r} does not name a folder")
+    return folder / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 def confined(path: str | Path, *bases: Path) -> Path:
