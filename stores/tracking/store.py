@@ -150,7 +150,7 @@ def resolve_uri(home: Path) -> str:
 
 
 _USERINFO = re.compile(
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*)(?::[^\s/@]*)?@"
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*)(?P<password>:[^\s/@]*)?@"
 )
 
 
@@ -161,7 +161,9 @@ def redact(text: str) -> str:
     that shows a URI goes through this, so the password is never printed or stored.
     """
     return _USERINFO.sub(
-        lambda m: f"{m['scheme']}{m['user']}:***@" if m["user"] else f"{m['scheme']}***@",
+        lambda m: (
+            f"{m['scheme']}{m['user']}:***@" if m["password"] is not None else f"{m['scheme']}***@"
+        ),
         text,
     )
 
