@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pricecast.configs.base import Strict
+from pricecast.configs.base import ExperimentName, Strict
 from pricecast.configs.live import LiveConfig
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
@@ -21,9 +21,6 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "
 
 DERIVED_INPUTS: tuple[str, ...] = ("log_return", "log_volume")
 """Inputs computed from the price columns (see ``tasks.features``)."""
-
-EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-"""An experiment name: one path component that cannot climb out of its parent folder."""
 
 Source = Literal["auto", "yfinance", "cache", "csv", "sample"]
 Cell = Literal["rnn", "lstm", "gru"]
@@ -318,11 +315,8 @@ class RunConfig(_Strict):
     """
 
     experiment: Annotated[
-        str,
+        ExperimentName,
         Field(
-            min_length=1,
-            max_length=100,
-            pattern=EXPERIMENT_NAME.pattern,
             title="Experiment",
             description=(
                 "MLflow experiment name, also the folder of the run's outputs and artifacts: "
@@ -339,18 +333,6 @@ class RunConfig(_Strict):
     backtest: BacktestConfig | None = None
     champion: ChampionConfig = ChampionConfig()
     live: LiveConfig = LiveConfig()
-
-    @field_validator("experiment", mode="before")
-    @classmethod
-    def _experiment_name(cls, value: object) -> object:
-        # Before pydantic's own pattern check, so the message says what is allowed.
-        if isinstance(value, str) and not EXPERIMENT_NAME.fullmatch(value):
-            raise ValueError(
-                f"not a plain experiment name: {value[:80]!r} (it names folders under "
-                "FORECAST_HOME: use letters, digits, '.', '_' and '-', starting with a "
-                "letter or digit; no '/' or spaces)"
-            )
-        return value
 
     @field_validator("variants")
     @classmethod

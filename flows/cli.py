@@ -18,7 +18,12 @@ from pricecast.flows.console import (
     quiet_console,
     redact,
 )
-from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir
+from pricecast.flows.home import (
+    forecast_home,
+    prepare_environment,
+    run_output_dir,
+    writable_home,
+)
 from pricecast.flows.summary import RunSummary
 
 
@@ -101,29 +106,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _writable_home() -> Path:
-    """``FORECAST_HOME``, proven writable and prepared, before Prefect or MLflow start.
-
-    A read-only home would otherwise surface minutes later as a Prefect start-up timeout
-    or an MLflow error that never names the folder.
-    """
-    home = forecast_home()
-    from pricecast.stores import outputs
-
-    try:
-        outputs.check_writable(home)
-    except outputs.OutputError as err:
-        raise CliError(
-            f"FORECAST_HOME is not writable: {err} (it holds the MLflow store, the Prefect "
-            "state and the price cache; set FORECAST_HOME to a writable folder)"
-        ) from None
-    prepare_environment(home)
-    return home
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the flow and print where to look."""
-    home = _writable_home()
+    home = writable_home()
     from pricecast.configs.loader import load_config
 
     config = load_config(args.config, _overrides(args))
@@ -206,13 +191,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     )
     print(f"source: {outlook.source}, because {outlook.why_source}")
     if outlook.stale:
-        first = outlook.forecast["date"].iloc[0]
-        print(
-            f"WARNING: {ticker}'s last price ({outlook.last_date}, from {outlook.source}) is "
-            f"{outlook.sessions_behind} sessions old: this forecast is for {first:%Y-%m-%d} "
-            "onwards, not for the coming sessions",
-            file=sys.stderr,
-        )
+        print(outlook.stale_warning(), file=sys.stderr)
     print(f"{'date':<12} {'forecast':>12}")
     for row in outlook.forecast.itertuples():
         print(f"{row.date:%Y-%m-%d}   {row.forecast:>12.4f}")
@@ -222,7 +201,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the nightly loop: one night now (``nightly``), or every session of a span."""
-    home = _writable_home()
+    home = writable_home()
     from pricecast.configs.loader import load_config
 
     config = load_config(args.config, _overrides(args))
@@ -292,16 +271,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     """Create the work pools and the nightly, on-demand and train deployments."""
     home = forecast_home()
     prepare_environment(home)
-    from prefect.settings import get_current_settings
-
-    # Without a configured API, Prefect would start a temporary one that stops with this
-    # process: the deployments would be created there and no schedule would ever fire.
-    if not get_current_settings().api.url:
-        raise CliError(
-            "forecast deploy needs a Prefect server: start one with `prefect server start` "
-            "(or `docker compose up`) and set PREFECT_API_URL=http://HOST:4200/api",
-            2,
-        )
     from pricecast.configs.loader import load_config
 
     overrides = {"training.dispatch": args.dispatch}
@@ -310,6 +279,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     from pricecast.flows import deploy
 
+    if (why := deploy.missing_api()) is not None:
+        raise CliError(why, 2)
     result = deploy.deploy(
         nightly,
         on_demand,

@@ -76,3 +76,26 @@ def prepare_environment(home: Path) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+
+def writable_home() -> Path:
+    """``FORECAST_HOME``, proven writable and prepared, before Prefect or MLflow start.
+
+    A read-only home would otherwise surface minutes later as a Prefect start-up timeout
+    or an MLflow error that never names the folder.
+
+    Raises:
+        OutputError: Naming the home and why it cannot be written.
+    """
+    from pricecast.stores.outputs import OutputError, check_writable
+
+    home = forecast_home()
+    try:
+        check_writable(home)
+    except OutputError as err:
+        raise OutputError(
+            f"FORECAST_HOME is not writable: {err} (it holds the MLflow store, the Prefect "
+            "state and the price cache; set FORECAST_HOME to a writable folder)"
+        ) from None
+    prepare_environment(home)
+    return home

@@ -48,6 +48,15 @@ class Outlook:
         """Whether the last price is older than :data:`STALE_AFTER_SESSIONS` sessions."""
         return self.sessions_behind > STALE_AFTER_SESSIONS
 
+    def stale_warning(self) -> str:
+        """The line that says the forecast targets days already past, and why."""
+        first = self.forecast["date"].iloc[0]
+        return (
+            f"WARNING: {self.ticker}'s last price ({self.last_date}, from {self.source}) is "
+            f"{self.sessions_behind} sessions old: this forecast is for {first:%Y-%m-%d} "
+            "onwards, not for the coming sessions"
+        )
+
 
 def predict_ahead(
     ticker: str,

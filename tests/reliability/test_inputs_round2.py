@@ -419,7 +419,9 @@ def test_unwritable_home_with_output_elsewhere_names_the_home(tmp_path, monkeypa
         home.parent.chmod(0o700)
     assert code == 1
     line = one_line_error(err)
-    assert line.startswith(f"forecast: FORECAST_HOME is not writable: cannot write to {home}")
+    assert line.startswith(
+        f"forecast: error: FORECAST_HOME is not writable: cannot write to {home}"
+    )
     assert "set FORECAST_HOME to a writable folder" in line
     assert stdout == ""
     assert not out.exists()
