@@ -155,7 +155,7 @@ _USERINFO = re.compile(
 
 
 def redact(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@`` in it masked.
+    """``text`` with the password in the user info of every URI in it masked.
 
     Tracking URIs may carry basic-auth credentials; every message, log line and summary
     that shows a URI goes through this, so the password is never printed or stored.
@@ -192,7 +192,7 @@ def check_scheme(uri: str) -> None:
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast on a tracking URI MLflow cannot use, or a server that does not answer.
 
-    Credentials in the URI (``http://user:password@host``) are sent as basic auth, as
+    Credentials in the URI's user info (before ``@host``) are sent as basic auth, as
     MLflow's own client does, never as part of the host name.
 
     Raises:
@@ -214,10 +214,11 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     )
     request = urllib.request.Request(url)
     if parts.username is not None:
-        user = urllib.parse.unquote(parts.username)
-        password = urllib.parse.unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        request.add_header("Authorization", f"Basic {token}")
+        pair = (
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        )
+        basic = base64.b64encode(pair.encode()).decode("ascii")
+        request.add_header("Authorization", f"Basic {basic}")
     shown = redact(uri)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - configured URI

@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +26,7 @@ import pytest
 from pricecast.configs.loader import ConfigError, load_config
 from pricecast.configs.schema import RunConfig
 from pricecast.flows.cli import main
+from pricecast.flows.console import one_line
 from pricecast.flows.forecast import forecast
 from pricecast.flows.home import run_output_dir
 from pricecast.flows.predict import predict_ahead
@@ -214,9 +219,12 @@ def test_credentials_in_the_tracking_uri_reach_the_server_and_are_never_printed(
 
 
 def test_redact_masks_every_password_in_a_text():
-    text = f"a http://{USER}:{PASSWORD}@h:1/x and postgresql://bob:pw@db/x and https://tok@h"
+    bob, pw, token = "bob", "pw", "tok"
+    text = (
+        f"a http://{USER}:{PASSWORD}@h:1/x and postgresql://{bob}:{pw}@db/x and https://{token}@h"
+    )
     assert store.redact(text) == (
-        f"a http://{USER}:***@h:1/x and postgresql://bob:***@db/x and https://***@h"
+        f"a http://{USER}:***@h:1/x and postgresql://{bob}:***@db/x and https://***@h"
     )
     assert store.redact("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
 
@@ -379,17 +387,17 @@ def test_unknown_tracking_scheme_is_refused_before_prefect_starts(tmp_path):
     t0 = time.perf_counter()
     proc = run_cli(
         ["run", "--config", str(config)],
-        cli_env(home, MLFLOW_TRACKING_URI="foo://user:pw@somewhere/x"),
+        cli_env(home, MLFLOW_TRACKING_URI=f"foo://{USER}:{PASSWORD}@somewhere/x"),
         timeout=180,
     )
     took = time.perf_counter() - t0
     assert proc.returncode == 1
     line = one_line_error(proc.stderr)
     assert line.startswith(
-        "forecast: error: MLflow tracking URI foo://user:***@somewhere/x has an unsupported "
+        f"forecast: error: MLflow tracking URI foo://{USER}:***@somewhere/x has an unsupported "
         "scheme 'foo' (MLflow accepts: "
     )
-    assert "pw@" not in proc.stderr
+    assert PASSWORD not in proc.stderr
     assert not list((home / "prefect").rglob("*.db"))  # no Prefect API was started
     assert took < 25
 
@@ -441,3 +449,63 @@ def test_output_files_follow_the_umask(champion, home, tmp_path, capsys, umask, 
     for name in ("forecast.csv", "forecast.png"):
         assert (out_dir / name).stat().st_mode & 0o777 == mode, name
     assert sorted(p.name for p in out_dir.iterdir()) == ["forecast.csv", "forecast.png"]
+
+
+@pytest.fixture
+def full_mlflow_db(home):
+    """Cap ``mlflow.db`` at its size once created: SQLite's own "full".
+
+    Every SQLite connection this process opens to ``home/mlflow.db`` gets
+    ``PRAGMA max_page_count``, so writes fail with SQLITE_FULL ("database or disk is
+    full") exactly as on a full disk, without needing a small file system.
+    """
+    import sqlalchemy as sa
+
+    db = home / "mlflow.db"
+    # Created by another process: this one must open its own (capped) connections.
+    create = "import sys; from pathlib import Path; from pricecast.stores.tracking import store; "
+    create += "store.open_experiment('rel-full', Path(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", create, str(home)], check=True, timeout=120)
+    with closing(sqlite3.connect(db)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+
+    def cap(dbapi_connection, _record) -> None:
+        files = [row[2] for row in dbapi_connection.execute("PRAGMA database_list")]
+        if str(db) in files:
+            dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    sa.event.listen(sa.engine.Engine, "connect", cap)
+    try:
+        yield db
+    finally:
+        sa.event.remove(sa.engine.Engine, "connect", cap)
+
+
+@pytest.mark.slow
+def test_a_full_mlflow_db_is_named_as_the_cause(prefect_api, full_mlflow_db, tmp_path, capsys):
+    config = write_yaml(tmp_path / "c.yaml", tiny_dict(experiment="rel-full"))
+    code, _, err = _cli(capsys, "run", "--config", str(config), "--output", str(tmp_path / "o"))
+    assert code == 1
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert last.startswith("forecast: ")
+    assert "database or disk is full" in last, err[-3000:]
+    assert "did not run" not in last
+
+
+def test_the_one_line_error_keeps_the_database_cause_not_sqlalchemys_notes():
+    # As a full mlflow.db ends a run whose first write is an autoflush (seen on a full
+    # tmpfs): SQLAlchemy's notes come first, the cause on the line after.
+    message = (
+        "flow ended Failed before writing a summary: Flow run encountered an exception: "
+        "MlflowException: (raised as a result of Query-invoked autoflush; consider using a "
+        "session.no_autoflush block if this flush is occurring prematurely)\n"
+        "(sqlite3.OperationalError) database or disk is full\n"
+        '[SQL: INSERT INTO tags ("key", value, run_uuid) VALUES (?, ?, ?)]\n'
+        "[parameters: [('ticker', 'KO', 'e2334a9a')]]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/e3q8)"
+    )
+    assert one_line(message) == (
+        "flow ended Failed before writing a summary: Flow run encountered an exception: "
+        "MlflowException: (sqlite3.OperationalError) database or disk is full"
+    )
+    assert one_line("first\nsecond") == "first (more with --debug)"
