@@ -53,6 +53,9 @@ def _read_text(ref: str | Path) -> tuple[str, str]:
 MAX_NODES = 100_000
 """Values a config may hold once its YAML aliases are expanded (a real one holds ~100)."""
 
+MAX_ERRORS = 20
+"""Invalid values an error message lists; past that it says how many there are."""
+
 MAX_ECHO = 120
 """Characters of a rejected value that an error message quotes."""
 
@@ -123,7 +126,10 @@ def _short(text: str, limit: int = MAX_ECHO) -> str:
 def format_validation_error(err: ValidationError, origin: str) -> str:
     """Render a pydantic error as ``origin: field.path: message`` lines."""
     lines = []
-    for e in err.errors():
+    errors = err.errors(include_url=False)
+    if len(errors) > MAX_ERRORS:
+        lines.append(f"{origin}: {len(errors)} invalid values; the first {MAX_ERRORS}:")
+    for e in errors[:MAX_ERRORS]:
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":

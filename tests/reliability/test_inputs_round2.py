@@ -202,7 +202,8 @@ def test_credentials_in_the_tracking_uri_reach_the_server_and_are_never_printed(
     assert PASSWORD not in proc.stdout + proc.stderr
     assert "unreachable" not in line
     assert f"http://{USER}:***@127.0.0.1:{auth_server}" in line
-    assert any(path.startswith("/api/") for path, _ in _BasicAuthHealth.seen)
+    # MLflow's own client sent the same credentials to the API.
+    assert any(p.startswith("/api/") and a == f"Basic {token}" for p, a in _BasicAuthHealth.seen)
 
     # An unreachable server with credentials: the error line masks them too.
     proc = run_cli(
@@ -279,6 +280,17 @@ def test_a_huge_rejected_value_is_echoed_in_a_few_characters(home, tmp_path, cap
     assert "data.source: Input should be 'auto'" in line
     assert len(line) < 600
     assert out == ""
+
+    # Thousands of invalid values: the first 20 are listed, with the count.
+    many = tiny_dict()
+    many["data"].update({f"key{i}": i for i in range(5000)})
+    config = write_yaml(tmp_path / "many.yaml", many)
+    code, out, err = _cli(capsys, "run", "--config", str(config))
+    assert code == 2
+    line = one_line_error(err)
+    assert line.startswith(f"forecast: error: {config}: 5000 invalid values; the first 20: ")
+    assert line.count("unknown key") == 20
+    assert len(line) < 3000
 
 
 # --------------------------------------------------------------------------- items 13, 14
