@@ -103,6 +103,7 @@ def open_store(home: Path, uri: str | None = None) -> Tracker:
     """
     uri = uri or resolve_uri(home)
     check_reachable(uri)
+    _no_urls_with_credentials(uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise TrackingUnavailableError(
             f"no MLflow store at {redact(uri)}: nothing was tracked there yet "
@@ -166,6 +167,16 @@ def redact(text: str) -> str:
         ),
         text,
     )
+
+
+def _no_urls_with_credentials(uri: str) -> None:
+    """Stop MLflow printing run links built from a URI that carries a password.
+
+    MLflow's client prints "View run ... at: <tracking URI>/#/..." to stdout each time a
+    run on a server ends, with the URI as given, user info included.
+    """
+    if redact(uri) != uri:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
 
 def check_scheme(uri: str) -> None:
@@ -271,6 +282,7 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
     """
     uri = uri or resolve_uri(home)
     check_reachable(uri)
+    _no_urls_with_credentials(uri)
     local = uri.startswith("sqlite:") or uri.startswith("file:")
     location = artifact_folder(home, name).as_uri() if local else None
     try:

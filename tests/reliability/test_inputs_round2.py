@@ -219,6 +219,16 @@ def test_credentials_in_the_tracking_uri_reach_the_server_and_are_never_printed(
     )
 
 
+def test_mlflow_prints_no_run_links_with_credentials(auth_server, tmp_path, monkeypatch):
+    from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
+
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
+    store.open_experiment("rel-links", tmp_path)
+    assert not MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.get()  # no password: links stay
+    store.open_store(tmp_path, f"http://{USER}:{PASSWORD}@127.0.0.1:{auth_server}")
+    assert MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.get()
+
+
 def test_redact_masks_every_password_in_a_text():
     bob, pw, token = "bob", "pw", "tok"
     text = (
