@@ -459,18 +459,25 @@ def test_unwritable_home_with_output_elsewhere_names_the_home(tmp_path, monkeypa
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o002, 0o664), (0o022, 0o644), (0o077, 0o600)])
 def test_output_files_follow_the_umask(champion, home, tmp_path, capsys, umask, mode):
+    from pricecast.stores import price_files
+
     out_dir = tmp_path / f"pred-{umask:o}"
+    frame = price_files.read_sample("KO").iloc[:30]
     saved = os.umask(umask)
     try:
         code, _, err = _cli(
             capsys, "predict", "--ticker", "KO", "--source", "sample", "--output", str(out_dir)
         )
+        first, last = frame.index[0].date(), frame.index[-1].date()
+        cache = price_files.write_cache(tmp_path / "cache", "KO", frame, first, last)
     finally:
         os.umask(saved)
     assert code == 0, err
     for name in ("forecast.csv", "forecast.png"):
         assert (out_dir / name).stat().st_mode & 0o777 == mode, name
     assert sorted(p.name for p in out_dir.iterdir()) == ["forecast.csv", "forecast.png"]
+    assert cache.stat().st_mode & 0o777 == mode  # the price cache, on a shared home too
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]
 
 
 @pytest.fixture
