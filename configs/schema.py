@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pricecast.configs.base import Strict
+from pricecast.configs.base import ExperimentName, Strict
 from pricecast.configs.live import LiveConfig
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
@@ -314,7 +314,16 @@ class RunConfig(_Strict):
         live: The nightly loop (used by ``forecast/nightly`` and ``forecast replay``).
     """
 
-    experiment: Annotated[str, Field(min_length=1, max_length=200)] = "pricecast"
+    experiment: Annotated[
+        ExperimentName,
+        Field(
+            title="Experiment",
+            description=(
+                "MLflow experiment name, also the folder of the run's outputs and artifacts: "
+                "letters, digits, '.', '_' and '-', starting with a letter or digit"
+            ),
+        ),
+    ] = "pricecast"
     data: DataConfig
     features: FeaturesConfig = FeaturesConfig()
     split: SplitConfig = SplitConfig()
