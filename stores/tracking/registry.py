@@ -161,8 +161,7 @@ def champion_version(tracker: Tracker, ticker: str) -> Any | None:
 
 def version_files(tracker: Tracker, ticker: str, version: str) -> str:
     """Where a registered version's files are (its storage location)."""
-    mv = tracker.client.get_model_version(registry_name(ticker), version)
-    return str(getattr(mv, "storage_location", None) or mv.source)
+    return tracker.client.get_model_version_download_uri(registry_name(ticker), version)
 
 
 def load_version(tracker: Tracker, ticker: str, version: str) -> Any:
