@@ -70,12 +70,16 @@ def decide(
     """
     if unloadable:
         plain = decide(summary, metric, h, None, current_label, False, min_improvement)
+        then = (
+            "so it is replaced"
+            if plain.promote
+            else "it will be replaced by the first candidate that beats persistence"
+        )
         return ChampionDecision(
             plain.best_model,
             plain.candidate,
             plain.promote,
-            f"{unloadable}, so it is replaced by a candidate that beats persistence; "
-            f"{plain.reason}",
+            f"{unloadable}; {then}: {plain.reason}",
         )
     best = best_model(summary, metric, h)
 

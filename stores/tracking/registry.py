@@ -18,6 +18,7 @@ from urllib.request import url2pathname
 
 import keras
 import mlflow
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
