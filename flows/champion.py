@@ -74,6 +74,8 @@ def _score_current(
         get_run_logger().error(f"{ticker}: {why}")
         registry.tag_version(tracker, ticker, str(version.version), "unloadable", str(err))
         return True, None, label, why
+    except Exception as err:  # noqa: BLE001 - e.g. the store did not answer: kept, with the reason
+        return True, None, f"{label} ({type(err).__name__}: {err})", None
     try:
         pred = current.forecast_at(prices, pd.DatetimeIndex(rows["cutoff"]))
         h = int(rows["h"].iloc[0])
