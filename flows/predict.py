@@ -90,9 +90,13 @@ def predict_ahead(
             f"(registered model {registry.registry_name(ticker)!r} has no @champion alias); "
             f"run `forecast run` with backtest enabled first"
         )
-    forecaster = registry.load_champion(tracker, ticker)
-    if forecaster is None:  # the alias was removed in the meantime
-        raise NoChampionError(f"no champion model for {ticker} in {tracker.shown_uri}")
+    try:
+        forecaster = registry.load_version(tracker, ticker, str(version.version))
+    except registry.UnloadableModelError as err:
+        raise NoChampionError(
+            f"the champion of {ticker} cannot be loaded: {err}; the next `forecast run` "
+            f"with backtest enabled replaces it"
+        ) from None
     loaded = load_prices(
         ticker,
         None,
