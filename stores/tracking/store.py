@@ -13,13 +13,12 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import mlflow
 from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from pricecast.stores.tracking import relocation
 
 if sys.platform != "win32":
     import fcntl
@@ -129,7 +130,7 @@ def _follow_home(home: Path, uri: str) -> None:
     """Rewrite a moved home's artifact locations (only the home's own sqlite store)."""
     if uri != default_uri(home):
         return
-    old = relocate(home)
+    old = relocation.relocate(home)
     if old:
         log.warning(
             "FORECAST_HOME moved: artifact locations under %s now point to %s",
@@ -157,57 +158,6 @@ def _first_use_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _text_columns(db: sqlite3.Connection) -> list[tuple[str, str]]:
-    """``(table, column)`` of every text column of an sqlite database."""
-    out = []
-    tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    for (table,) in tables:
-        for col in db.execute(f'PRAGMA table_info("{table}")').fetchall():
-            kind = str(col[2]).upper()
-            if "CHAR" in kind or "TEXT" in kind or "CLOB" in kind:
-                out.append((table, col[1]))
-    return out
-
-
-def relocate(home: Path) -> str | None:
-    """Point a moved home's local store at the home's own ``mlartifacts`` folder.
-
-    MLflow records absolute ``file://`` artifact locations (experiments, runs, logged
-    models, model versions). After ``FORECAST_HOME`` is moved or copied, they still name
-    the old folder: models cannot be loaded and new artifacts would be written there.
-    Every location under the old home's ``mlartifacts`` is rewritten to the same path
-    under this home, in one transaction, before MLflow opens the store.
-
-    Returns:
-        The old home's ``mlartifacts`` URI when locations were rewritten, else ``None``.
-    """
-    db_path = home / "mlflow.db"
-    if not db_path.is_file():
-        return None
-    new = (home / "mlartifacts").resolve().as_uri() + "/"
-    with closing(sqlite3.connect(db_path, timeout=60)) as db:
-        try:
-            rows = db.execute("SELECT artifact_location FROM experiments").fetchall()
-        except sqlite3.DatabaseError:
-            return None  # not an MLflow store (yet): MLflow reports it
-        olds = {
-            loc[: loc.index("/mlartifacts/") + len("/mlartifacts/")]
-            for (loc,) in rows
-            if isinstance(loc, str) and loc.startswith("file:") and "/mlartifacts/" in loc
-        } - {new}
-        if not olds:
-            return None
-        with db:
-            for table, column in _text_columns(db):
-                for old in olds:
-                    db.execute(
-                        f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
-                        f'WHERE substr("{column}", 1, ?) = ?',
-                        (new, len(old) + 1, len(old), old),
-                    )
-    return ", ".join(sorted(olds))
 
 
 def default_uri(home: Path) -> str:
