@@ -11,6 +11,15 @@ Three measurements (the model work counted is training, evaluation and backtests
 3. the same again on that store (as a nightly run finds it), with tasks one at a time
    (``--workers 1``) so that flow time − Σ(model work) is the orchestration + tracking
    overhead.
+
+``--overhead N`` measures only that overhead, on a light copy of the config (1 epoch, 20
+backtest origins) so that model work is small and its noise does not swamp the figure:
+N warm runs, median and spread printed. ``--against DIR`` runs the same runs, alternated,
+with another checkout's ``forecast`` (``DIR`` holds its sources, ``--against-bin`` its
+executable), so a before/after comparison shares the machine's load::
+
+    .venv/bin/python bench/bench_pipeline.py --overhead 5 \\
+        --against /tmp/before --against-bin /tmp/beforevenv/bin/forecast
 """
 
 from __future__ import annotations
@@ -65,20 +74,30 @@ def pure_stages(config_ref: str, epochs: int | None, overrides: dict | None = No
     return out
 
 
-def cli_run(config_ref: str, epochs: int | None, workers: int | None, home: Path) -> dict:
+def cli_run(
+    config_ref: str,
+    epochs: int | None,
+    workers: int | None,
+    home: Path,
+    forecast_bin: Path | None = None,
+    cwd: Path = ROOT,
+) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "FORECAST_HOME": str(home)}
         env.pop("MLFLOW_TRACKING_URI", None)
         env.pop("PREFECT_API_URL", None)
+        if forecast_bin:  # another checkout imports its own sources, not this one's
+            env.pop("PYTHONPATH", None)
         out = Path(tmp) / "out"
-        cmd = [str(Path(sys.executable).with_name("forecast")), "run", "--config", config_ref]
+        exe = forecast_bin or Path(sys.executable).with_name("forecast")
+        cmd = [str(exe), "run", "--config", config_ref]
         cmd += ["--output", str(out)]
         if epochs:
             cmd += ["--epochs", str(epochs)]
         if workers:
             cmd += ["--workers", str(workers)]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             sys.exit(f"forecast run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -86,7 +105,9 @@ def cli_run(config_ref: str, epochs: int | None, workers: int | None, home: Path
     work = logging = report = backtest = 0.0
     for info in summary["tickers"].values():
         t = info["timings"]
-        work += sum(t["train"].values()) + t["evaluate"]
+        evaluate = t["evaluate"]  # one figure per ticker (per variant in older summaries)
+        work += sum(t["train"].values())
+        work += sum(evaluate.values()) if isinstance(evaluate, dict) else evaluate
         backtest += sum(info.get("backtest", {}).get("model_seconds", {}).values())
         logging += sum(t["log"].values())
         report += t["report"]
@@ -101,6 +122,47 @@ def cli_run(config_ref: str, epochs: int | None, workers: int | None, home: Path
     }
 
 
+def light_config(config_ref: str, folder: Path) -> str:
+    """A copy of the config with 1 epoch and 20 backtest origins: little model work."""
+    import yaml
+
+    path = Path(config_ref)
+    cfg = yaml.safe_load((path if path.exists() else ROOT / path).read_text())
+    cfg["training"]["epochs"] = 1
+    cfg.setdefault("backtest", {})["n_origins"] = 20
+    out = folder / "light.yaml"
+    out.write_text(yaml.safe_dump(cfg))
+    return str(out)
+
+
+def overhead_runs(args: argparse.Namespace) -> None:
+    """Median flow overhead over warm runs, alternated with another checkout if asked."""
+    import statistics
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    config = light_config(args.config, folder)
+    sides = {"this checkout": (None, ROOT)}
+    if args.against:
+        sides["--against"] = (Path(args.against_bin), Path(args.against))
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    for name, (exe, cwd) in sides.items():  # warm-up: creates each side's store
+        cli_run(config, None, 1, folder / name.replace(" ", "-"), exe, cwd)
+    for _ in range(args.overhead):
+        for name, (exe, cwd) in sides.items():
+            run = cli_run(config, None, 1, folder / name.replace(" ", "-"), exe, cwd)
+            figures[name].append((run["flow"], run["work"]))
+    print(f"overhead: {args.config} at 1 epoch, 20 origins, --workers 1, {args.overhead} warm runs")
+    head = ("flow median", "model work", "overhead median", "min..max")
+    print(f"{'':<15} {head[0]:>12} {head[1]:>11} {head[2]:>16} {head[3]:>14}")
+    for name, rows in figures.items():
+        over = [flow - work for flow, work in rows]
+        print(
+            f"{name:<15} {statistics.median(f for f, _ in rows):11.2f}s "
+            f"{statistics.median(w for _, w in rows):10.2f}s {statistics.median(over):15.2f}s "
+            f"{min(over):6.2f}..{max(over):.2f}s"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/seed_fb.yaml")
@@ -110,8 +172,14 @@ def main() -> None:
         action="store_true",
         help="only the level-drift comparison: test RMSE per variant, log_return vs level",
     )
+    ap.add_argument("--overhead", type=int, metavar="N", help="only the overhead, N warm runs")
+    ap.add_argument("--against", metavar="DIR", help="another checkout to alternate with")
+    ap.add_argument("--against-bin", metavar="EXE", help="that checkout's forecast executable")
     args = ap.parse_args()
 
+    if args.overhead:
+        overhead_runs(args)
+        return
     if args.compare_transforms:
         print(f"config {args.config}: test-span RMSE by features.target_transform")
         for transform in ("log_return", "level"):

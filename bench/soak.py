@@ -3,13 +3,16 @@
 Each run is a fresh ``forecast run`` process (tiny config, ``--epochs 1``) on a shared
 FORECAST_HOME. Before some runs a fault is injected, drawn from a fixed seed: a corrupt or
 truncated cache file, an unknown ticker, an unwritable output folder, a kill in the
-middle of training, a config typo, Yahoo down. Yahoo cannot be reached from here, so the
-runs import the ``yfinance`` stand-in of ``tests/reliability/standin`` (the bundled
-sample, shaped like yfinance 1.7; ``STANDIN_YAHOO=down`` makes it fail).
+middle of training, a config typo, Yahoo down, FORECAST_HOME moved (``mv home home-N``:
+the next runs use the new path, and nothing may name or write to the old one). Yahoo
+cannot be reached from here, so the runs import the ``yfinance`` stand-in of
+``tests/reliability/standin`` (the bundled sample, shaped like yfinance 1.7;
+``STANDIN_YAHOO=down`` makes it fail).
 
 After the runs and one final clean run it prints: runs, faults injected (by kind), runs
-completed, cache files that do not read back whole (must be 0) and MLflow runs left
-RUNNING (must be 0).
+completed, cache files that do not read back whole (must be 0), MLflow runs left
+RUNNING (must be 0) and values in the MLflow store that still name a moved-away home
+(must be 0).
 
     .venv/bin/python bench/soak.py [--runs 20] [--seed 7] [--workdir DIR]
 """
@@ -40,6 +43,7 @@ KINDS = (
     "kill_mid_training",
     "config_typo",
     "yahoo_down",
+    "moved_home",
 )
 CONFIG = {
     "experiment": "soak",
@@ -154,6 +158,20 @@ def _cache_damage(cache: Path) -> list[str]:
     return bad
 
 
+def _stale_locations(db: Path, olds: list[Path]) -> int:
+    """Values in the MLflow store that name a home it was moved away from."""
+    prefixes = [f"{old.resolve().as_uri()}/" for old in olds]
+    if not prefixes or not db.exists():
+        return 0
+    count = 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+        tables = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        for (table,) in tables:
+            for row in con.execute(f'SELECT * FROM "{table}"'):
+                count += sum(1 for v in row if isinstance(v, str) and any(p in v for p in prefixes))
+    return count
+
+
 def _running_runs(home: Path) -> tuple[int, int]:
     """MLflow runs left RUNNING, and runs marked KILLED, over every experiment."""
     from mlflow.tracking import MlflowClient
@@ -196,11 +214,18 @@ def main() -> int:
     print(f"soak: {args.runs} runs, seed {args.seed}, FORECAST_HOME={home}")
     print(f"{'#':>3}  {'fault':<18} {'exit':>4} {'secs':>6}  outcome")
     rows = []
+    moved_from: list[Path] = []
     t_all = time.perf_counter()
     for i, fault in enumerate([*schedule, "final"], start=1):
         run_args = ["run", "--config", str(good), "--epochs", "1", "--output", str(work / f"o{i}")]
+        if fault == "moved_home" and home.exists():
+            moved_from.append(home)
+            home = Path(shutil.move(home, work / f"home-{i}"))
+            cache, db = home / "cache" / "prices", home / "mlflow.db"
         env, kill, note = _env(home), None, ""
-        if fault == "corrupt_cache":
+        if fault == "moved_home":
+            note = f"home now {home.name}; "
+        elif fault == "corrupt_cache":
             note = f"cache {_corrupt_cache(cache, rng)}; "
         elif fault == "bad_ticker":
             run_args += ["--tickers", "KO", "ZZZZ"]
@@ -227,6 +252,9 @@ def main() -> int:
             "unwritable_output": code == 1 and len(lines) == 1 and str(blocker) in last,
             "kill_mid_training": code == -signal.SIGKILL,
             "config_typo": code == 2 and len(lines) == 1 and "training.epochz" in last,
+            "moved_home": code == 0
+            and not any(old.exists() for old in moved_from)
+            and _stale_locations(db, moved_from) == 0,
         }[fault]
         summary = (work / f"o{i}" / "summary.json").is_file()
         outcome = ("as expected" if expected else "UNEXPECTED") + f"; {note}"
@@ -239,6 +267,7 @@ def main() -> int:
 
     damaged = _cache_damage(cache)
     running, killed = _running_runs(home)
+    stale = _stale_locations(db, moved_from)
     soak_rows = rows[:-1]
     faults = Counter(f for f, _, _ in soak_rows if f)
     print()
@@ -255,10 +284,11 @@ def main() -> int:
     )
     print(f"corrupted cache files after:   {len(damaged)} (must be 0) {'; '.join(damaged)}")
     print(f"MLflow runs left RUNNING:      {running} (must be 0); marked KILLED: {killed}")
+    print(f"values naming a moved-away home: {stale} (must be 0); moves: {len(moved_from)}")
     print(f"wall time:                     {time.perf_counter() - t_all:.0f} s")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
-    ok = all(ok for *_, ok in rows) and not damaged and running == 0
+    ok = all(ok for *_, ok in rows) and not damaged and running == 0 and stale == 0
     return 0 if ok else 1
 
 

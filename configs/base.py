@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+"""An experiment name: one path component that cannot climb out of its parent folder."""
+
+
+def _plain_name(value: object) -> object:
+    # Before pydantic's own pattern check, so the message says what is allowed and why.
+    if isinstance(value, str) and not EXPERIMENT_NAME.fullmatch(value):
+        raise ValueError(
+            f"not a plain experiment name: {value[:80]!r} (it names folders under "
+            "FORECAST_HOME: use letters, digits, '.', '_' and '-', starting with a "
+            "letter or digit; no '/' or spaces)"
+        )
+    return value
+
+
+ExperimentName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=EXPERIMENT_NAME.pattern),
+    BeforeValidator(_plain_name),
+]
+"""An MLflow experiment name that is also safe as a folder name."""
 
 
 class Strict(BaseModel):

@@ -80,6 +80,7 @@ class LiveConfig(Strict):
         Field(
             min_length=1,
             max_length=40,
+            pattern=r"^[A-Za-z0-9._-]+$",
             title="Live experiment suffix",
             description="Live scores go to the MLflow experiment <experiment><suffix>",
         ),

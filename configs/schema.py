@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pricecast.configs.backtest import BacktestConfig, ChampionConfig
-from pricecast.configs.base import Strict
+from pricecast.configs.base import ExperimentName, Strict
 from pricecast.configs.live import LiveConfig
 from pricecast.configs.series import (
     SeriesConfig,
@@ -288,7 +288,16 @@ class RunConfig(_Strict):
     def _series_defaults(cls, data: Any) -> Any:
         return series_defaults(data)
 
-    experiment: Annotated[str, Field(min_length=1, max_length=200)] = "pricecast"
+    experiment: Annotated[
+        ExperimentName,
+        Field(
+            title="Experiment",
+            description=(
+                "MLflow experiment name, also the folder of the run's outputs and artifacts: "
+                "letters, digits, '.', '_' and '-', starting with a letter or digit"
+            ),
+        ),
+    ] = "pricecast"
     data: DataConfig
     features: FeaturesConfig = FeaturesConfig()
     split: SplitConfig = SplitConfig()

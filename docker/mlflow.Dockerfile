@@ -8,9 +8,11 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Same MLflow minor as the project's clients (pyproject: mlflow==3.17.*).
-RUN pip install "mlflow==3.17.*" "psycopg2-binary==2.9.*" "boto3>=1.34,<2"
+# The [auth] extra: the basic-auth app (`mlflow server --app-name basic-auth`).
+RUN pip install "mlflow[auth]==3.17.*" "psycopg2-binary==2.9.*" "boto3>=1.34,<2"
 
-RUN useradd --system --uid 10001 --create-home --home-dir /home/mlflow mlflow
+RUN useradd --system --uid 10001 --create-home --home-dir /home/mlflow mlflow \
+    && mkdir /home/mlflow/auth && chown mlflow /home/mlflow/auth
 USER mlflow
 WORKDIR /home/mlflow
 EXPOSE 5000

@@ -10,6 +10,7 @@ says so; :func:`report_backtest` writes and logs what happened.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,14 +20,17 @@ from prefect.cache_policies import NO_CACHE
 from pricecast.configs.schema import RunConfig
 from pricecast.flows.results import BacktestResult, Registration, TickerData, TrainResult
 from pricecast.flows.summary import BacktestSummary
-from pricecast.models.forecaster import Forecaster, ForecastSpec
+from pricecast.models.production import PROCEDURE, refit_on_all
 from pricecast.stores import outputs
-from pricecast.stores.tracking import handoff, registry, runs, store
+from pricecast.stores.tracking import registry, runs, store
 from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
-from pricecast.tasks.champion import ChampionDecision, decide
+from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.metrics import evaluate
 from pricecast.tasks.plots import backtest_figure
 from pricecast.tasks.series import axis_label
+
+FINGERPRINT_TAG = "fingerprint"
+"""Version tag: sha256 of the candidate's prices, configuration and seed."""
 
 
 @task(name="backtest", task_run_name="backtest-{ticker}", cache_policy=NO_CACHE)
@@ -60,27 +64,33 @@ def backtest_ticker(
 
 def _score_current(
     tracker: store.Tracker, ticker: str, prices: pd.DataFrame, rows: pd.DataFrame, metric: str
-) -> tuple[bool, float | None, str]:
+) -> tuple[bool, float | None, str, str | None]:
     """Score the registered champion on the backtest's origins (no refit).
 
     Returns:
-        ``(exists, value or None, label)``.
+        ``(exists, value or None, label, why it cannot be loaded or None)``.
     """
     version = registry.champion_version(tracker, ticker)
     if version is None:
-        return False, None, "no champion yet"
+        return False, None, "no champion yet", None
     label = f"champion v{version.version}"
     try:
-        current = registry.load_champion(tracker, ticker)
-        if current is None:
-            raise LookupError("the alias points at no loadable version")
+        current = registry.load_version(tracker, ticker, str(version.version))
+    except registry.UnloadableModelError as err:
+        why = f"{label} cannot be loaded ({err})"
+        get_run_logger().error(f"{ticker}: {why}")
+        registry.tag_version(tracker, ticker, str(version.version), "unloadable", str(err))
+        return True, None, label, why
+    except Exception as err:  # noqa: BLE001 - e.g. the store did not answer: kept, with the reason
+        return True, None, f"{label} ({type(err).__name__}: {err})", None
+    try:
         pred = current.forecast_at(prices, pd.DatetimeIndex(rows["cutoff"]))
         h = int(rows["h"].iloc[0])
         pred = pred[:, h - 1]
     except Exception as err:  # noqa: BLE001 - an unscorable champion is kept, with the reason
-        return True, None, f"{label} ({type(err).__name__}: {err})"
+        return True, None, f"{label} ({type(err).__name__}: {err})", None
     scores = evaluate(rows["actual"], pred, rows["anchor"], float(rows["scale"].iloc[0]))
-    return True, scores[metric], label
+    return True, scores[metric], label, None
 
 
 @task(name="decide-champion", task_run_name="decide-{ticker}", cache_policy=NO_CACHE)
@@ -98,10 +108,32 @@ def decide_champion(
     ref = frame[(frame["model"] == "persistence") & (frame["h"] == rule.h)].assign(
         scale=backtest.scale
     )
-    exists, current, label = _score_current(tracker, ticker, data.frame, ref, rule.metric)
-    return decide(
-        backtest.summary, rule.metric, rule.h, current, label, exists, rule.min_improvement
+    exists, current, label, unloadable = _score_current(
+        tracker, ticker, data.frame, ref, rule.metric
     )
+    return decide(
+        backtest.summary,
+        rule.metric,
+        rule.h,
+        current,
+        label,
+        exists,
+        rule.min_improvement,
+        unloadable=unloadable,
+    )
+
+
+def _settings(config: RunConfig, name: str) -> dict:
+    """What shapes a registered candidate besides its prices (for its fingerprint)."""
+    return {
+        "procedure": PROCEDURE,
+        "variant": config.variant(name).model_dump(mode="json"),
+        "training": config.training.model_dump(mode="json"),
+        "features": config.features.model_dump(mode="json"),
+        "target": config.data.target,
+        "backtest": config.backtest.model_dump(mode="json") if config.backtest else None,
+        "calendar": config.live.calendar,
+    }
 
 
 @task(name="register-champion", task_run_name="register-{ticker}", cache_policy=NO_CACHE)
@@ -113,36 +145,65 @@ def register_champion(
     tracker: store.Tracker,
     ticker: str,
 ) -> Registration:
-    """Register a recurrent best model as a pyfunc version; move ``@champion`` if promoted."""
+    """Register the backtest's winning variant as a pyfunc version; move ``@champion`` if promoted.
+
+    The guard judged the variant's configuration by its walk-forward, whose models are
+    refitted at every origin; what is registered is that configuration refitted on every
+    row by the same procedure (``models/production.py``), and the version's tags say so.
+    A candidate whose prices, configuration and seed match a registered version (its
+    ``fingerprint`` tag) is not registered again and does not move the alias.
+    """
     data = ticker_data.dataset
     version = None
     name = decision.candidate
     if name and config.champion.register_winner:
         variant = trained.variants[name]
-        if variant.trained is not None:
-            model, scaler = variant.trained.model, variant.trained.state.scaler
-        else:  # trained on another worker: the dispatch boundary, by URI
-            model, scaler = handoff.load_variant(tracker, variant.run_id, variant.model_uri)
-        spec = ForecastSpec(
-            ticker=ticker,
-            target=config.data.target,
-            inputs=list(data.features),
-            window=data.window,
-            horizon=data.horizon,
-            transform=data.transform,
-            variant=name,
-            trained_until=f"{data.span('val')[1]:%Y-%m-%d}",
-            frequency=data.frequency,
-        )
-        forecaster = Forecaster(model, scaler, spec)
-        example = data.frame.tail(forecaster.min_rows + 5).reset_index()
-        uri = registry.log_forecaster(tracker, variant.run_id, forecaster, example)
-        tags = {"variant": name, "decision": decision.reason, "promoted": decision.promote}
-        version = registry.register(tracker, ticker, uri, variant.run_id, tags)
-        if decision.promote:
-            registry.set_champion(tracker, ticker, version)
+        mark = fingerprint(data.frame, _settings(config, name))
+        same = registry.find_version(tracker, ticker, FINGERPRINT_TAG, mark)
+        if same is not None:
+            decision = replace(
+                decision,
+                promote=False,
+                reason=f"{decision.reason}; identical to v{same.version} (same data, config "
+                f"and seed): nothing registered, the champion alias is unchanged",
+            )
+        else:
+            bt = config.backtest
+            forecaster = refit_on_all(
+                config.variant(name),
+                config.training,
+                config.features,
+                data.frame,
+                config.data.target,
+                ticker,
+                val_fraction=bt.val_fraction if bt else config.split.val_fraction,
+                calendar=config.live.calendar,
+                frequency=data.frequency,
+            )
+            example = data.frame.tail(forecaster.min_rows + 5).reset_index()
+            uri = registry.log_forecaster(tracker, variant.run_id, forecaster, example)
+            first, last = data.frame.index[0], data.frame.index[-1]
+            tags = {
+                "variant": name,
+                "decision": decision.reason,
+                "promoted": decision.promote,
+                "scored": f"walk-forward backtest of {name}'s configuration "
+                f"({backtest_origins(trained, name)} origins, refitted as configured)",
+                "procedure": PROCEDURE,
+                "trained_on": f"{first:%Y-%m-%d}..{last:%Y-%m-%d}",
+                FINGERPRINT_TAG: mark,
+            }
+            version = registry.register(tracker, ticker, uri, variant.run_id, tags)
+            if decision.promote:
+                registry.set_champion(tracker, ticker, version)
     now = registry.champion_version(tracker, ticker)
     return Registration(decision, version, str(now.version) if now else None)
+
+
+def backtest_origins(trained: TrainResult, name: str) -> int:
+    """Origins of a variant's walk-forward (0 when it has none)."""
+    bt = trained.backtests.get(name)
+    return int(bt.frame["cutoff"].nunique()) if bt is not None else 0
 
 
 @task(name="report-backtest", task_run_name="report-backtest-{ticker}", cache_policy=NO_CACHE)

@@ -16,8 +16,14 @@ from pricecast.flows.console import (
     import_tensorflow_quietly,
     one_line,
     quiet_console,
+    redact,
 )
-from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir
+from pricecast.flows.home import (
+    forecast_home,
+    prepare_environment,
+    run_output_dir,
+    writable_home,
+)
 from pricecast.flows.summary import RunSummary
 
 
@@ -102,21 +108,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the flow and print where to look."""
-    home = forecast_home()
-    prepare_environment(home)
+    home = writable_home()
     from pricecast.configs.loader import load_config
 
     config = load_config(args.config, _overrides(args))
     out = Path(args.output).resolve() if args.output else run_output_dir(home, config.experiment)
 
-    # Before any work: an unwritable output folder or an unreachable MLflow server ends
-    # the command here, in one line naming the path or the URI.
-    import_tensorflow_quietly()
+    # Before any work: an unusable tracking URI, an unwritable home or output folder
+    # ends the command here, in one line naming the URI or the path.
     from pricecast.stores import outputs
     from pricecast.stores.tracking import store
 
     store.check_reachable(store.resolve_uri(home))
     outputs.check_writable(out)
+    import_tensorflow_quietly()
     from pricecast.flows.forecast import with_runner
 
     if not args.debug:
@@ -159,6 +164,9 @@ def _exit_code(state: Any, debug: bool) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Forecast the next sessions with the ticker's champion."""
+    # Arguments first: a bad horizon is reported as such, not as a missing champion.
+    if args.horizon is not None and args.horizon < 1:
+        raise CliError(f"--horizon must be 1 or more days ahead, got {args.horizon}", 2)
     home = forecast_home()
     prepare_environment(home)
     from pricecast.configs.loader import load_config
@@ -181,6 +189,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         f"{ticker}: champion v{outlook.model_version} ({outlook.variant}); prices from "
         f"{outlook.source} up to {outlook.last_date}"
     )
+    print(f"source: {outlook.source}, because {outlook.why_source}")
+    if outlook.stale:
+        print(outlook.stale_warning(), file=sys.stderr)
     print(f"{'date':<12} {'forecast':>12}")
     for row in outlook.forecast.itertuples():
         print(f"{row.date:%Y-%m-%d}   {row.forecast:>12.4f}")
@@ -190,8 +201,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the nightly loop: one night now (``nightly``), or every session of a span."""
-    home = forecast_home()
-    prepare_environment(home)
+    home = writable_home()
     from pricecast.configs.loader import load_config, require_prices
 
     config = require_prices(load_config(args.config, _overrides(args)), "the nightly loop")
@@ -269,6 +279,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     from pricecast.flows import deploy
 
+    if (why := deploy.missing_api()) is not None:
+        raise CliError(why, 2)
     result = deploy.deploy(
         nightly,
         on_demand,
@@ -307,14 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as err:
         if args.debug:
             traceback.print_exc()
-        print(f"forecast: {one_line(str(err), args.debug)}", file=sys.stderr)
+        print(f"forecast: {redact(one_line(str(err), args.debug))}", file=sys.stderr)
         return err.code
     except Exception as err:  # noqa: BLE001 - one readable line unless --debug
         if args.debug:
             traceback.print_exc()
         config_error = type(err).__name__ == "ConfigError"
         msg = one_line(str(err), args.debug, every_line=config_error) or type(err).__name__
-        print(f"forecast: error: {msg}", file=sys.stderr)
+        print(f"forecast: error: {redact(msg)}", file=sys.stderr)
         return 2 if config_error else 1
     return 0
 

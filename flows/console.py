@@ -21,6 +21,13 @@ _TF_STARTUP_NOISE = re.compile(
 )
 
 
+# SQLAlchemy wraps a database error in lines about itself: the autoflush that raised it,
+# the statement and its parameters, a link. The cause (e.g. "database or disk is full")
+# is the line between them, so these are left out of the one-line message.
+_DB_BOILERPLATE = re.compile(r"^(\[SQL: |\[parameters: |\(Background on this error at: )")
+_AUTOFLUSH = re.compile(r" ?\(raised as a result of Query-invoked autoflush;[^)]*\)")
+
+
 class CliError(Exception):
     """An error reported as one line with a non-zero exit code."""
 
@@ -122,9 +129,25 @@ def one_line(text: str, debug: bool = False, every_line: bool = False) -> str:
         every_line: Join all lines with ``; `` (one per invalid config field) instead of
             keeping the first and pointing to ``--debug``.
     """
-    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
-    if debug or len(lines) <= 1:
+    if debug:
         return text.strip()
+    lines: list[str] = []
+    for line in _AUTOFLUSH.sub("", text).strip().splitlines():
+        if not line.strip() or _DB_BOILERPLATE.match(line.strip()):
+            continue
+        if lines and lines[-1].endswith(":"):  # "...: MlflowException:" then its cause
+            lines[-1] += " " + " ".join(line.split())
+        else:
+            lines.append(" ".join(line.split()))
+    if len(lines) <= 1:
+        return lines[0] if lines else text.strip()
     if every_line:
         return "; ".join(lines)
     return f"{lines[0]} (more with --debug)"
+
+
+def redact(text: str) -> str:
+    """``text`` with any URI password masked (see ``stores.tracking.store.redact``)."""
+    from pricecast.stores.tracking.store import redact as redact_uris
+
+    return redact_uris(text)

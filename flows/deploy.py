@@ -24,6 +24,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron
+from prefect.settings import get_current_settings
 from prefect.types.entrypoint import EntrypointType
 
 from pricecast.configs.schema import RunConfig
@@ -42,6 +43,20 @@ class Deployed:
 
     pools: list[str]
     deployments: dict[str, UUID]
+
+
+def missing_api() -> str | None:
+    """Why deployments cannot be created here, or ``None`` when a Prefect API is set.
+
+    Without a configured API, Prefect starts a temporary one that stops with the process:
+    deployments created there vanish, and no schedule would ever fire.
+    """
+    if get_current_settings().api.url:
+        return None
+    return (
+        "forecast deploy needs a Prefect server: start one with `prefect server start` "
+        "(or `docker compose up`) and set PREFECT_API_URL=http://HOST:4200/api"
+    )
 
 
 def ensure_pools(pools: dict[str, str] = POOLS) -> list[str]:

@@ -221,7 +221,7 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     summary = RunSummary(
         experiment=config.experiment,
         experiment_id=tracker.experiment_id,
-        tracking_uri=tracker.uri,
+        tracking_uri=tracker.shown_uri,
         flow_run_id=tags.get("prefect.flow_run_id"),
         output_dir=str(out),
     )

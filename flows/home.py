@@ -34,8 +34,16 @@ def outputs_root(home: Path) -> Path:
 
 
 def run_output_dir(home: Path, experiment: str) -> Path:
-    """Default output folder of a run: ``outputs/<experiment>/<YYYYmmdd-HHMMSS>``."""
-    return outputs_root(home) / experiment / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    """Default output folder of a run: ``outputs/<experiment>/<YYYYmmdd-HHMMSS>``.
+
+    Raises:
+        ValueError: If the experiment name would lead outside ``outputs/`` (the schema
+            refuses such names; a flow called with an unvalidated config meets this).
+    """
+    folder = confined(experiment, outputs_root(home))
+    if folder == outputs_root(home).resolve():
+        raise ValueError(f"experiment name {experiment!r} does not name a folder")
+    return folder / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 def confined(path: str | Path, *bases: Path) -> Path:
@@ -68,3 +76,26 @@ def prepare_environment(home: Path) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+
+def writable_home() -> Path:
+    """``FORECAST_HOME``, proven writable and prepared, before Prefect or MLflow start.
+
+    A read-only home would otherwise surface minutes later as a Prefect start-up timeout
+    or an MLflow error that never names the folder.
+
+    Raises:
+        OutputError: Naming the home and why it cannot be written.
+    """
+    from pricecast.stores.outputs import OutputError, check_writable
+
+    home = forecast_home()
+    try:
+        check_writable(home)
+    except OutputError as err:
+        raise OutputError(
+            f"FORECAST_HOME is not writable: {err} (it holds the MLflow store, the Prefect "
+            "state and the price cache; set FORECAST_HOME to a writable folder)"
+        ) from None
+    prepare_environment(home)
+    return home

@@ -14,11 +14,15 @@ from pricecast.stores import outputs
 from pricecast.stores.prices import csv_path_for, load_prices
 from pricecast.stores.series_files import load_series
 from pricecast.stores.tracking import registry, store
+from pricecast.tasks.calendar import sessions_behind
 from pricecast.tasks.plots import outlook_figure
-from pricecast.tasks.series import validate_by_kind
+from pricecast.tasks.series import steps_behind, validate_by_kind
 
 HISTORY_DAYS = 130
 """Business days of history drawn before the forecast (about six months)."""
+
+STALE_AFTER_SESSIONS = 3
+"""Sessions after which the last price is old enough to be warned about."""
 
 
 class NoChampionError(LookupError):
@@ -37,6 +41,22 @@ class Outlook:
     variant: str
     csv: Path
     png: Path
+    why_source: str
+    sessions_behind: int
+
+    @property
+    def stale(self) -> bool:
+        """Whether the last price is older than :data:`STALE_AFTER_SESSIONS` sessions."""
+        return self.sessions_behind > STALE_AFTER_SESSIONS
+
+    def stale_warning(self) -> str:
+        """The line that says the forecast targets days already past, and why."""
+        first = self.forecast["date"].iloc[0]
+        return (
+            f"WARNING: {self.ticker}'s last price ({self.last_date}, from {self.source}) is "
+            f"{self.sessions_behind} sessions old: this forecast is for {first:%Y-%m-%d} "
+            "onwards, not for the coming sessions"
+        )
 
 
 def predict_ahead(
@@ -57,30 +77,37 @@ def predict_ahead(
 
     Raises:
         NoChampionError: If the ticker has no champion yet.
+        ValueError: If ``horizon`` is below 1 (checked before the store is opened).
     """
+    if horizon is not None and horizon < 1:
+        raise ValueError(f"horizon must be 1 or more days ahead, got {horizon}")
     home = home or forecast_home()
     tracker = store.open_store(home)
     store.use_store(tracker)  # the entry point of `forecast predict`
     version = registry.champion_version(tracker, ticker)
     if version is None:
         raise NoChampionError(
-            f"no champion model for {ticker} in {tracker.uri} "
+            f"no champion model for {ticker} in {tracker.shown_uri} "
             f"(registered model {registry.registry_name(ticker)!r} has no @champion alias); "
             f"run `forecast run` with backtest enabled first"
         )
-    forecaster = registry.load_champion(tracker, ticker)
-    if forecaster is None:  # the alias was removed in the meantime
-        raise NoChampionError(f"no champion model for {ticker} in {tracker.uri}")
-    csv = (
+    try:
+        forecaster = registry.load_version(tracker, ticker, str(version.version))
+    except registry.UnloadableModelError as err:
+        raise NoChampionError(
+            f"the champion of {ticker} cannot be loaded: {err}; the next `forecast run` "
+            f"with backtest enabled replaces it"
+        ) from None
+    csv_file = (
         confined(csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
         if data.csv_path
         else None
     )
     if data.kind == "series" and data.series is not None:
-        loaded = load_series(ticker, data.series, data.source, csv)
+        loaded = load_series(ticker, data.series, data.source, csv_file)
     else:
         loaded = load_prices(
-            ticker, None, None, data.source, cache_dir=cache_dir(home), csv_path=csv
+            ticker, None, None, data.source, cache_dir=cache_dir(home), csv_path=csv_file
         )
     spec = forecaster.spec
     model_features = FeaturesConfig.model_validate(
@@ -102,6 +129,14 @@ def predict_ahead(
     )
     csv = outputs.write_csv(out / "forecast.csv", frame)
     png = outputs.write_png(out / "forecast.png", fig)
+    why = "; ".join(loaded.notes) or f"data.source is {data.source}"
+    if data.source == "auto" and not loaded.notes:
+        why = f"data.source is auto and {loaded.source} answered"
+    now = pd.Timestamp.now(tz="UTC")
+    if spec.frequency:  # a series: steps of its own frequency, not exchange sessions
+        behind = steps_behind(last, now, spec.frequency)
+    else:
+        behind = sessions_behind(last, now, spec.calendar)
     return Outlook(
         ticker,
         frame,
@@ -111,4 +146,6 @@ def predict_ahead(
         forecaster.spec.variant,
         csv,
         png,
+        why,
+        behind,
     )

@@ -134,7 +134,7 @@ class Forecaster:
             ValueError: If the frame is too short, lacks a column, or the horizon exceeds
                 the model's.
         """
-        h = horizon or self.spec.horizon
+        h = self.spec.horizon if horizon is None else horizon
         if not 1 <= h <= self.spec.horizon:
             raise ValueError(
                 f"horizon {h} is outside 1..{self.spec.horizon} (the model forecasts "

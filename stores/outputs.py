@@ -1,20 +1,21 @@
 """Run outputs on disk: summary.json, per-ticker plots and prediction tables.
 
 Every file is written to a temporary name in the same folder and renamed, so a reader
-never sees half a file.
+never sees half a file; it gets the mode the umask allows, as any new file would.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+
+from pricecast.stores.atomic import temp_file
 
 
 class OutputError(OSError):
@@ -24,7 +25,7 @@ class OutputError(OSError):
 def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = temp_file(path.parent, path.name)
         os.close(fd)
     except OSError as err:
         raise OutputError(f"cannot write to {path.parent}: {err.strerror or err}") from None

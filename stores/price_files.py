@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pricecast.configs.schema import PRICE_COLUMNS
+from pricecast.stores.atomic import temp_file
 from pricecast.stores.price_format import (
     CorruptCacheError,
     NoPriceDataError,
@@ -136,7 +136,7 @@ def write_cache(
     meta[b"pricecast.end"] = end.isoformat().encode()
     table = table.replace_schema_metadata(meta)
     target = cache_file(cache_dir, ticker)
-    fd, tmp = tempfile.mkstemp(prefix=f".{ticker}.", suffix=".tmp", dir=cache_dir)
+    fd, tmp = temp_file(cache_dir, target.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             pq.write_table(table, fh)

@@ -89,3 +89,17 @@ def latest_closed_session(now: pd.Timestamp | dt.datetime, name: str = "XNYS") -
     if cal.session_close(session) > moment:
         session = cal.previous_session(session)
     return pd.Timestamp(session).tz_localize(None)
+
+
+def sessions_behind(
+    last: dt.date | pd.Timestamp | str, now: pd.Timestamp | dt.datetime, name: str = "XNYS"
+) -> int:
+    """How many sessions have closed after ``last`` by ``now`` (a tz-aware time).
+
+    0 when ``last`` is the latest closed session (or later): the prices are current. A
+    forecast from prices several sessions old forecasts days already past.
+    """
+    latest = latest_closed_session(now, name)
+    if _day(last) >= latest:
+        return 0
+    return session_index(latest, name) - session_index(last, name)

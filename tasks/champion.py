@@ -7,10 +7,14 @@ model becomes it only through this guard.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pricecast.tasks.backtest import BASELINES, best_model
 
@@ -40,6 +44,7 @@ def decide(
     current_label: str = "the current champion",
     has_current: bool = False,
     min_improvement: float = 0.0,
+    unloadable: str | None = None,
 ) -> ChampionDecision:
     """Apply the guard to a backtest summary.
 
@@ -58,7 +63,24 @@ def decide(
         has_current: Whether a champion exists at all.
         min_improvement: Relative margin the winner must clear, e.g. ``0.01`` = at least
             1 % lower than persistence and than the current champion.
+        unloadable: Why the current champion cannot be loaded at all (its files are
+            missing or unreadable). Such a champion can never be scored, so keeping it
+            would block the ticker for good: the candidate is judged against persistence
+            alone, and every reason starts with this one.
     """
+    if unloadable:
+        plain = decide(summary, metric, h, None, current_label, False, min_improvement)
+        then = (
+            "so it is replaced"
+            if plain.promote
+            else "it will be replaced by the first candidate that beats persistence"
+        )
+        return ChampionDecision(
+            plain.best_model,
+            plain.candidate,
+            plain.promote,
+            f"{unloadable}; {then}: {plain.reason}",
+        )
     best = best_model(summary, metric, h)
 
     def value(name: str) -> float:
@@ -105,3 +127,21 @@ def decide(
         True,
         f"{best} {metric} {cand:.4f} beats persistence ({pers:.4f}){against}",
     )
+
+
+def fingerprint(prices: pd.DataFrame, settings: Mapping[str, Any]) -> str:
+    """A content fingerprint of a candidate: its prices, configuration and seed.
+
+    Two candidates with the same fingerprint were fitted on the same rows with the same
+    settings, so registering the second would only add a duplicate version.
+
+    Args:
+        prices: The validated prices the candidate was fitted on (index and columns count).
+        settings: Everything else that shapes the model (variant, training with its seed,
+            features, target, backtest and refit procedure), as JSON-able data.
+    """
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(prices, index=True).to_numpy().tobytes())
+    meta = {"columns": [str(c) for c in prices.columns], "settings": settings}
+    digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    return digest.hexdigest()

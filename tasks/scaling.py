@@ -71,3 +71,43 @@ class SeriesScaler:
             "inputs": {k: getattr(self.inputs, k).tolist() for k in keys},
             "targets": {k: getattr(self.targets, k).tolist() for k in keys},
         }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> SeriesScaler:
+        """Rebuild a fitted scaler from :meth:`state`'s plain data (no unpickling).
+
+        A model's scaler is stored as these few arrays, so loading a model from a
+        store reads numbers and never executes a stored object.
+
+        Raises:
+            ValueError: If the data is not a fitted scaler's state (names the field).
+        """
+        method = state.get("method")
+        if method not in ("minmax", "standard"):
+            raise ValueError(f"scaler state: method {method!r} is not minmax or standard")
+        scaler = cls(str(method))
+        for part in ("inputs", "targets"):
+            stats = state.get(part)
+            if not isinstance(stats, dict):
+                raise ValueError(f"scaler state: {part!r} is missing")
+            _restore(getattr(scaler, part), str(method), stats, part)
+        scaler.fitted = True
+        return scaler
+
+
+def _restore(sk: TransformerMixin, method: str, stats: dict, part: str) -> None:
+    """Set a scikit-learn scaler's fitted attributes from its logged statistics."""
+    keys = ("data_min_", "data_max_") if method == "minmax" else ("mean_", "scale_")
+    try:
+        a, b = (np.asarray(stats[k], dtype="float64").reshape(-1) for k in keys)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"scaler state: {part} lacks valid {' and '.join(keys)} ({err})") from None
+    if a.shape != b.shape or not a.size or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(f"scaler state: {part} statistics are empty, unequal or not finite")
+    if method == "minmax":
+        # Fitting on the two extreme rows reproduces data_min_/data_max_ and the
+        # derived scale_/min_ exactly as scikit-learn computes them.
+        sk.fit(np.vstack([a, b]))
+    else:
+        sk.mean_, sk.scale_, sk.var_ = a, b, b**2
+        sk.n_features_in_, sk.n_samples_seen_ = a.size, 2

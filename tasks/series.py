@@ -188,3 +188,11 @@ def axis_label(data: DataConfig, name: str) -> str:
         return "price"
     unit = data.series.unit
     return f"{name} ({unit})" if unit else name
+
+
+def steps_behind(last: pd.Timestamp, now: pd.Timestamp, frequency: str) -> int:
+    """How many ``frequency`` steps lie after ``last`` up to ``now`` (0: the data are current)."""
+    today = pd.Timestamp(now).tz_localize(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
+    if pd.Timestamp(last) >= today:
+        return 0
+    return max(0, len(pd.date_range(last, today, freq=frequency)) - 1)

@@ -3,7 +3,7 @@
 When training runs as a deployment on another worker, nothing can be passed in memory:
 the validated prices go to the ticker's parent run as a parquet artifact and travel as a
 ``runs:/`` URI, and the ``train`` flow's result comes back as ``train_result.json`` on the
-same run, referring to each variant's model and scaler by URI. This module is the only
+same run, referring to each variant's model by URI. This module is the only
 place a run's own artifacts are read back, and only this path uses it.
 """
 
@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
-import joblib
-import keras
 import mlflow
 import mlflow.artifacts
 import pandas as pd
-from mlflow.keras import load_model as load_keras_model
 
 from pricecast.stores.tracking.store import Tracker
 
@@ -64,13 +60,3 @@ def read_train_result(tracker: Tracker, parent_run_id: str) -> str:
             tracking_uri=tracker.uri,
         )
         return Path(local).read_text()
-
-
-def load_variant(tracker: Tracker, run_id: str, model_uri: str) -> tuple[keras.Model, Any]:
-    """A dispatched variant's Keras model and the scaler it was trained with, by URI."""
-    model = load_keras_model(model_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"runs:/{run_id}/scaler.joblib", dst_path=tmp, tracking_uri=tracker.uri
-        )
-        return model, joblib.load(local)

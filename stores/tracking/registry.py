@@ -8,14 +8,17 @@ against a candidate) reads an earlier run's model, never the current run's resul
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-import joblib
 import keras
 import mlflow
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -23,6 +26,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc.model import PythonModel
 
 from pricecast.stores.tracking.store import Tracker
+from pricecast.tasks.scaling import SeriesScaler
 
 CHAMPION = "champion"
 """Alias of the version the champion guard promoted (judged on the backtest)."""
@@ -30,27 +34,57 @@ PRODUCTION = "production"
 """Alias of the champion's variant refitted on all data up to a night's ``as_of``."""
 
 
+SCALER_FILE, SPEC_FILE, KERAS_FILE = "scaler.json", "spec.json", "model.keras"
+MODEL_CODE = Path(__file__).with_name("forecaster_code.py")
+"""The pyfunc's definition, logged as code (MLflow models from code): nothing is pickled."""
+
+
+class UnloadableModelError(RuntimeError):
+    """A registered version's files are missing or are not a forecaster; names the file."""
+
+
 def save_forecaster(forecaster: Any, folder: Path) -> dict[str, str]:
-    """Write a :class:`~pricecast.models.forecaster.Forecaster` as pyfunc artifacts."""
+    """Write a Forecaster as data: Keras weights file, scaler statistics and spec as JSON."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
-        "keras_model": folder / "model.keras",
-        "scaler": folder / "scaler.joblib",
-        "spec": folder / "spec.json",
+        "keras_model": folder / KERAS_FILE,
+        "scaler": folder / SCALER_FILE,
+        "spec": folder / SPEC_FILE,
     }
     forecaster.model.save(paths["keras_model"])
-    joblib.dump(forecaster.scaler, paths["scaler"])
+    paths["scaler"].write_text(json.dumps(forecaster.scaler.state(), indent=1))
     paths["spec"].write_text(forecaster.spec.to_json())
     return {k: str(v) for k, v in paths.items()}
 
 
 def load_forecaster(artifacts: Mapping[str, str]) -> Any:
-    """Rebuild a Forecaster from the artifacts :func:`save_forecaster` wrote."""
+    """Rebuild a Forecaster from the files :func:`save_forecaster` wrote.
+
+    Only data is read: the ``.keras`` file in Keras' safe mode (no stored code runs),
+    the scaler's statistics and the spec from JSON.
+
+    Raises:
+        UnloadableModelError: Naming the file that is missing or unreadable.
+    """
     from pricecast.models.forecaster import Forecaster, ForecastSpec
 
-    model = keras.models.load_model(artifacts["keras_model"], compile=False)
-    scaler = joblib.load(artifacts["scaler"])
-    spec = ForecastSpec.from_json(Path(artifacts["spec"]).read_text())
+    for key in ("keras_model", "scaler", "spec"):
+        if not Path(artifacts[key]).is_file():
+            raise UnloadableModelError(f"missing file {artifacts[key]}")
+    try:
+        scaler = SeriesScaler.from_state(json.loads(Path(artifacts["scaler"]).read_text()))
+    except (ValueError, TypeError, AttributeError) as err:
+        raise UnloadableModelError(f"unreadable scaler {artifacts['scaler']}: {err}") from None
+    try:
+        spec = ForecastSpec.from_json(Path(artifacts["spec"]).read_text())
+    except (ValueError, TypeError) as err:
+        raise UnloadableModelError(f"unreadable spec {artifacts['spec']}: {err}") from None
+    try:
+        model = keras.models.load_model(artifacts["keras_model"], compile=False, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - a damaged archive raises anything (zipfile, h5py)
+        raise UnloadableModelError(
+            f"unreadable Keras model {artifacts['keras_model']}: {err}"
+        ) from None
     return Forecaster(model, scaler, spec)
 
 
@@ -80,6 +114,10 @@ class ForecasterModel(PythonModel):
 def log_forecaster(tracker: Tracker, run_id: str, forecaster: Any, example: pd.DataFrame) -> str:
     """Log a Forecaster as a pyfunc model (``forecaster``) to an existing run.
 
+    The pyfunc is logged from code (:data:`MODEL_CODE`) with its weights, scaler and
+    spec as data files, so neither serving it nor this package's own loading
+    (:func:`load_version`) unpickles anything from the store.
+
     Args:
         tracker: The open experiment.
         run_id: The variant's run (reopened for logging).
@@ -95,7 +133,7 @@ def log_forecaster(tracker: Tracker, run_id: str, forecaster: Any, example: pd.D
         artifacts = save_forecaster(forecaster, Path(tmp))
         info = mlflow.pyfunc.log_model(
             name="forecaster",
-            python_model=ForecasterModel(),
+            python_model=str(MODEL_CODE),
             artifacts=artifacts,
             signature=signature,
             input_example=example,
@@ -122,18 +160,47 @@ def champion_version(tracker: Tracker, ticker: str) -> Any | None:
     return alias_version(tracker, ticker, CHAMPION)
 
 
+def version_files(tracker: Tracker, ticker: str, version: str) -> str:
+    """Where a registered version's files are (its storage location)."""
+    return tracker.client.get_model_version_download_uri(registry_name(ticker), version)
+
+
 def load_version(tracker: Tracker, ticker: str, version: str) -> Any:
-    """Load a registered version's Forecaster (an earlier run's model, by registry URI)."""
-    model = mlflow.pyfunc.load_model(f"models:/{registry_name(ticker)}/{version}")
-    return model.unwrap_python_model().forecaster
+    """Load a registered version's Forecaster from its data files (never a pickle).
 
+    A local store's files are read in place; a server's are downloaded first.
 
-def load_champion(tracker: Tracker, ticker: str) -> Any | None:
-    """Load the champion's Forecaster from the configured store (``None`` if none)."""
-    version = champion_version(tracker, ticker)
-    if version is None:
-        return None
-    return load_version(tracker, ticker, str(version.version))
+    Raises:
+        UnloadableModelError: If the version's files are missing or unreadable (the
+            message names the file and the version).
+    """
+    where = version_files(tracker, ticker, version)
+    label = f"{registry_name(ticker)} v{version}"
+    with tempfile.TemporaryDirectory() as tmp:
+        if where.startswith("file:"):
+            folder = Path(url2pathname(urlparse(where).path))
+        else:
+            try:
+                folder = Path(
+                    mlflow.artifacts.download_artifacts(
+                        artifact_uri=f"models:/{registry_name(ticker)}/{version}",
+                        dst_path=tmp,
+                        tracking_uri=tracker.uri,
+                    )
+                )
+            except MlflowException as err:
+                if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                raise UnloadableModelError(f"{label}: {where} is missing") from None
+        files = {
+            "keras_model": str(folder / "artifacts" / KERAS_FILE),
+            "scaler": str(folder / "artifacts" / SCALER_FILE),
+            "spec": str(folder / "artifacts" / SPEC_FILE),
+        }
+        try:
+            return load_forecaster(files)
+        except UnloadableModelError as err:
+            raise UnloadableModelError(f"{label}: {err}") from None
 
 
 def set_alias(tracker: Tracker, ticker: str, alias: str, version: str) -> None:
@@ -159,6 +226,22 @@ def register(
         name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
     )
     return str(version.version)
+
+
+def find_version(tracker: Tracker, ticker: str, tag: str, value: str) -> Any | None:
+    """The newest version of a ticker's model whose ``tag`` equals ``value``, or ``None``."""
+    name = registry_name(ticker)
+    try:
+        versions = tracker.client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return None
+    found = [v for v in versions if v.tags.get(tag) == value]
+    return max(found, key=lambda v: int(v.version)) if found else None
+
+
+def tag_version(tracker: Tracker, ticker: str, version: str, key: str, value: str) -> None:
+    """Set a tag on a registered version (e.g. why it cannot be loaded)."""
+    tracker.client.set_model_version_tag(registry_name(ticker), version, key, value[:5000])
 
 
 def set_champion(tracker: Tracker, ticker: str, version: str) -> None:

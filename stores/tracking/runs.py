@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import joblib
 import keras
 import mlflow
 import mlflow.pyfunc
@@ -204,10 +203,9 @@ def log_variant(
     client.log_batch(run_id, metrics=_finite(fit_metrics))
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        joblib.dump(scaler, d / "scaler.joblib")
+        # The scaler is stored as data (its statistics), never as a pickle.
         (d / "scaler.json").write_text(json.dumps(scaler.state(), indent=1))
-        for name in ("scaler.joblib", "scaler.json"):
-            client.log_artifact(run_id, str(d / name))
+        client.log_artifact(run_id, str(d / "scaler.json"))
     # The signature needs the output's shape and dtype only: no predict call (and no
     # tf.function tracing) just to learn them.
     output = np.zeros((len(example), int(model.output_shape[-1])), dtype="float32")

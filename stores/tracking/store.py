@@ -8,10 +8,14 @@ fluent-API helpers (the Keras callback, ``log_model``).
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
+import re
 import socket
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +27,8 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pricecast.stores.tracking import relocation
+
 if sys.platform != "win32":
     import fcntl
 else:  # pragma: no cover - no advisory locks; MLflow's own behaviour
@@ -31,6 +37,9 @@ else:  # pragma: no cover - no advisory locks; MLflow's own behaviour
 KIND_TAG = "pricecast.kind"
 OWNER_TAG = "pricecast.owner"
 """``host:pid`` of the process that opened a run (to find runs orphaned by a kill)."""
+
+
+log = logging.getLogger(__name__)
 
 
 class TrackingUnavailableError(RuntimeError):
@@ -54,6 +63,11 @@ class Tracker:
     local: bool
 
     @property
+    def shown_uri(self) -> str:
+        """The URI as it may be printed, logged or stored: its password masked."""
+        return redact(self.uri)
+
+    @property
     def client(self) -> MlflowClient:
         """A client bound to this tracking URI."""
         return MlflowClient(tracking_uri=self.uri)
@@ -61,13 +75,13 @@ class Tracker:
     def run_url(self, run_id: str) -> str:
         """Link to a run in the MLflow UI (relative fragment for a local store)."""
         fragment = f"#/experiments/{self.experiment_id}/runs/{run_id}"
-        return fragment if self.local else f"{self.uri.rstrip('/')}/{fragment}"
+        return fragment if self.local else f"{self.shown_uri.rstrip('/')}/{fragment}"
 
     def ui_command(self) -> str:
         """Command that opens the MLflow UI on this store."""
         if self.local:
-            return f"mlflow ui --backend-store-uri {self.uri}"
-        return f"open {self.uri}"
+            return f"mlflow ui --backend-store-uri {self.shown_uri}"
+        return f"open {self.shown_uri}"
 
 
 def use_store(tracker: Tracker) -> None:
@@ -95,16 +109,34 @@ def open_store(home: Path, uri: str | None = None) -> Tracker:
     """
     uri = uri or resolve_uri(home)
     check_reachable(uri)
+    _no_urls_with_credentials(uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise TrackingUnavailableError(
-            f"no MLflow store at {uri}: nothing was tracked there yet (run `forecast run` first)"
+            f"no MLflow store at {redact(uri)}: nothing was tracked there yet "
+            "(run `forecast run` first)"
         )
     try:
         with _first_use_lock(uri):
+            _follow_home(home, uri)
             MlflowClient(tracking_uri=uri)  # creates a new store's tables
     except MlflowException as err:
-        raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
+        raise TrackingUnavailableError(
+            f"MLflow store {redact(uri)}: {redact(err.message)}"
+        ) from None
     return Tracker(uri, "", "", uri.startswith(("sqlite:", "file:")))
+
+
+def _follow_home(home: Path, uri: str) -> None:
+    """Rewrite a moved home's artifact locations (only the home's own sqlite store)."""
+    if uri != default_uri(home):
+        return
+    old = relocation.relocate(home)
+    if old:
+        log.warning(
+            "FORECAST_HOME moved: artifact locations under %s now point to %s",
+            old,
+            (home / "mlartifacts").resolve().as_uri(),
+        )
 
 
 @contextmanager
@@ -138,24 +170,119 @@ def resolve_uri(home: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default_uri(home)
 
 
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast when an HTTP tracking server does not answer its health check.
+_USERINFO = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*)(?P<password>:[^\s/@]*)?@"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the password in the user info of every URI in it masked.
+
+    Tracking URIs may carry basic-auth credentials; every message, log line and summary
+    that shows a URI goes through this, so the password is never printed or stored.
+    """
+    return _USERINFO.sub(
+        lambda m: (
+            f"{m['scheme']}{m['user']}:***@" if m["password"] is not None else f"{m['scheme']}***@"
+        ),
+        text,
+    )
+
+
+def _no_urls_with_credentials(uri: str) -> None:
+    """Stop MLflow printing run links built from a URI that carries a password.
+
+    MLflow's client prints "View run ... at: <tracking URI>/#/..." to stdout each time a
+    run on a server ends, with the URI as given, user info included.
+    """
+    if redact(uri) != uri:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+
+
+def check_scheme(uri: str) -> None:
+    """Refuse a tracking URI whose scheme no installed MLflow store handles.
+
+    Asked of MLflow's own store registry (built-ins and plugins), so the answer is the
+    one MLflow would give later, after Prefect and TensorFlow have started.
 
     Raises:
-        TrackingUnavailableError: Naming the URI.
+        TrackingUnavailableError: Naming the URI (redacted) and the supported schemes.
     """
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    try:
+        _tracking_store_registry.get_store_builder(uri)
+    except MlflowException:
+        schemes = ", ".join(sorted(s for s in _tracking_store_registry._registry if s))
+        raise TrackingUnavailableError(
+            f"MLflow tracking URI {redact(uri)} has an unsupported scheme "
+            f"{urllib.parse.urlsplit(uri).scheme!r} (MLflow accepts: {schemes})"
+        ) from None
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on a tracking URI MLflow cannot use, or a server that does not answer.
+
+    Credentials in the URI's user info (before ``@host``) are sent as basic auth, as
+    MLflow's own client does, never as part of the host name.
+
+    Raises:
+        TrackingUnavailableError: Naming the URI, with its password masked.
+    """
+    check_scheme(uri)
     if not uri.startswith(("http://", "https://")):
         return
-    url = f"{uri.rstrip('/')}/health"
+    parts = urllib.parse.urlsplit(uri)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - configured URI
+        port = parts.port
+    except ValueError as err:
+        raise TrackingUnavailableError(f"MLflow tracking URI {redact(uri)}: {err}") from None
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{port}" if port else ""
+    url = urllib.parse.urlunsplit(
+        (parts.scheme, netloc, f"{parts.path.rstrip('/')}/health", "", "")
+    )
+    request = urllib.request.Request(url)
+    if parts.username is not None:
+        pair = (
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        )
+        basic = base64.b64encode(pair.encode()).decode("ascii")
+        request.add_header("Authorization", f"Basic {basic}")
+    shown = redact(uri)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - configured URI
             if resp.status != 200:
-                raise TrackingUnavailableError(f"MLflow at {uri} answered {resp.status} on /health")
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
+                raise TrackingUnavailableError(
+                    f"MLflow at {shown} answered {resp.status} on /health"
+                )
+    except urllib.error.HTTPError as err:
+        why = " (check the user and password in the URI)" if err.code in (401, 403) else ""
         raise TrackingUnavailableError(
-            f"MLflow tracking server unreachable at {uri}: {reason}"
+            f"MLflow at {shown} answered {err.code} {err.reason} on /health{why}"
         ) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = redact(str(getattr(err, "reason", err)))
+        raise TrackingUnavailableError(
+            f"MLflow tracking server unreachable at {shown}: {reason}"
+        ) from None
+
+
+def artifact_folder(home: Path, name: str) -> Path:
+    """``FORECAST_HOME/mlartifacts/<name>``, the local store's artifacts of an experiment.
+
+    Raises:
+        ValueError: If ``name`` leads anywhere else (``..``, an absolute path): an
+            experiment name must never let a run write outside ``FORECAST_HOME``.
+    """
+    root = (home / "mlartifacts").resolve()
+    folder = (root / name).resolve()
+    if folder.parent != root:
+        raise ValueError(
+            f"experiment name {name!r} leads outside {root} (to {folder}); use a plain name"
+        )
+    return folder
 
 
 def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
@@ -171,13 +298,16 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
 
     Raises:
         TrackingUnavailableError: If the store cannot be reached.
+        ValueError: If the experiment name leads outside ``FORECAST_HOME/mlartifacts``.
     """
     uri = uri or resolve_uri(home)
     check_reachable(uri)
+    _no_urls_with_credentials(uri)
     local = uri.startswith("sqlite:") or uri.startswith("file:")
-    location = (home / "mlartifacts" / name).resolve().as_uri() if local else None
+    location = artifact_folder(home, name).as_uri() if local else None
     try:
         with _first_use_lock(uri):
+            _follow_home(home, uri)
             client = MlflowClient(tracking_uri=uri)  # creates a new store's tables
             exp = client.get_experiment_by_name(name)
             if exp is None:
@@ -194,7 +324,9 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
             client.restore_experiment(exp.experiment_id)
         exp_id = exp.experiment_id
     except MlflowException as err:
-        raise TrackingUnavailableError(f"MLflow store {uri}: {err.message}") from None
+        raise TrackingUnavailableError(
+            f"MLflow store {redact(uri)}: {redact(err.message)}"
+        ) from None
     tracker = Tracker(uri, exp_id, name, local)
     mark_stale_runs(tracker)
     return tracker

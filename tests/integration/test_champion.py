@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.keras import load_model as load_keras_model
 from mlflow.tracking import MlflowClient
 
 from pricecast.configs.loader import parse_config
@@ -14,7 +15,7 @@ from pricecast.flows.cli import main
 from pricecast.flows.forecast import forecast
 from pricecast.models.forecaster import Forecaster, ForecastSpec
 from pricecast.stores import price_files
-from pricecast.stores.tracking import handoff, registry
+from pricecast.stores.tracking import registry
 from pricecast.stores.tracking import store as stores
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.validate import validate_prices
@@ -58,9 +59,7 @@ def _crown(store: stores.Tracker, summary: dict, config) -> str:
     spec = ForecastSpec(
         "KO", "adj_close", data.features, 10, 3, data.transform, "rnn", "2020-01-01"
     )
-    model, _ = handoff.load_variant(
-        store, ko["mlflow"]["runs"]["rnn"], ko["mlflow"]["model_uris"]["rnn"]
-    )
+    model = load_keras_model(ko["mlflow"]["model_uris"]["rnn"])
     run_id = ko["mlflow"]["runs"]["rnn"]
     uri = registry.log_forecaster(
         store, run_id, Forecaster(model, data.scaler, spec), frame.tail(20).reset_index()

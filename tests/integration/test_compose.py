@@ -7,6 +7,7 @@ tests fail (they never skip).
 
 from __future__ import annotations
 
+import configparser
 import importlib.metadata
 import json
 import os
@@ -24,10 +25,17 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-SECRETS = ("POSTGRES_PASSWORD", "PREFECT_AUTH_STRING", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "PREFECT_AUTH_STRING",
+    "MLFLOW_ADMIN_PASSWORD",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+)
 DUMMY = {
     "POSTGRES_PASSWORD": "dummy-postgres-pw",
     "PREFECT_AUTH_STRING": "admin:dummy-prefect-pw",
+    "MLFLOW_ADMIN_PASSWORD": "dummy-mlflow-admin-pw",
     "MINIO_ROOT_USER": "dummy-minio-user",
     "MINIO_ROOT_PASSWORD": "dummy-minio-pw",
 }
@@ -250,6 +258,32 @@ def test_mlflow_server(rendered):
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
     assert env["AWS_ACCESS_KEY_ID"] == DUMMY["MINIO_ROOT_USER"]
     assert env["AWS_SECRET_ACCESS_KEY"] == DUMMY["MINIO_ROOT_PASSWORD"]
+
+
+def test_mlflow_requires_authentication(rendered):
+    """MLflow's basic-auth app, its admin from .env, its users on a volume; clients log in."""
+    config = rendered["default"]
+    mlflow = config["services"]["mlflow"]
+    command = mlflow["command"]
+    assert command[command.index("--app-name") + 1] == "basic-auth"
+    env = _env(mlflow)
+    assert env["MLFLOW_AUTH_ADMIN_USERNAME"] == "admin"
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == DUMMY["MLFLOW_ADMIN_PASSWORD"]
+    mounts = {m["target"]: m for m in mlflow["volumes"]}
+    ini = mounts[env["MLFLOW_AUTH_CONFIG_PATH"]]
+    assert ini["type"] == "bind" and ini["read_only"]
+    auth = configparser.ConfigParser()
+    auth.read(ini["source"])
+    assert auth["mlflow"]["authorization_function"].endswith(":authenticate_request_basic_auth")
+    assert "admin_password" not in auth["mlflow"]  # only from .env
+    db = auth["mlflow"]["database_uri"].removeprefix("sqlite:///")
+    volume = next(t for t, m in mounts.items() if m["type"] == "volume")
+    assert db.startswith(f"{volume}/") and mounts[volume]["source"] in config["volumes"]
+    assert "mlflow[auth]" in (ROOT / "docker" / "mlflow.Dockerfile").read_text()
+    for name in ("worker-cpu", "worker-gpu", "deploy"):
+        client = _env(config["services"][name])
+        assert client["MLFLOW_TRACKING_USERNAME"] == "admin", name
+        assert client["MLFLOW_TRACKING_PASSWORD"] == DUMMY["MLFLOW_ADMIN_PASSWORD"], name
 
 
 def test_postgres_has_three_databases_and_a_named_volume(rendered):

@@ -7,7 +7,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import joblib
 import mlflow
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from pricecast.stores import price_files
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.features import prices_from_targets
 from pricecast.tasks.metrics import METRICS
+from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.validate import validate_prices
 
 from .conftest import small_config
@@ -50,7 +50,8 @@ def _check_child(client: MlflowClient, child, config, tmp: Path) -> None:
     assert len(val_loss) == epochs
 
     names = {a.path for a in client.list_artifacts(child.info.run_id)}
-    assert {"forecast.png", "predictions.csv", "scaler.joblib", "scaler.json"} <= names
+    assert {"forecast.png", "predictions.csv", "scaler.json"} <= names
+    assert not [n for n in names if n.endswith((".joblib", ".pkl"))]  # data, never pickles
     local = Path(client.download_artifacts(child.info.run_id, "", str(tmp / child.info.run_id)))
     png = (local / "forecast.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -70,7 +71,7 @@ def _check_child(client: MlflowClient, child, config, tmp: Path) -> None:
     model_uri = child.data.tags.get("model_uri") or _model_uri(client, child)
     pyfunc = mlflow.pyfunc.load_model(model_uri)
     scaled = np.asarray(pyfunc.predict(x_test), dtype="float64")
-    scaler = joblib.load(local / "scaler.joblib")
+    scaler = SeriesScaler.from_state(json.loads((local / "scaler.json").read_text()))
     prices = prices_from_targets(
         scaler.inverse_targets(scaled), data.anchors("test"), data.transform
     )

@@ -41,10 +41,11 @@ def test_seed_fb_yaml_loads():
 def test_bundled_name_lookup_matches_the_file(tmp_path, monkeypatch):
     by_file = load_config(CONFIGS / "seed_fb.yaml")
     assert load_config("seed_fb") == by_file
-    assert load_config("seed_fb.yaml") == by_file
-    # A repo-relative path used from elsewhere falls back to the packaged copy.
+    # A path (separator or .yaml suffix) that does not exist is never a bundled config.
     monkeypatch.chdir(tmp_path)
-    assert load_config("configs/seed_fb.yaml") == by_file
+    for ref in ("seed_fb.yaml", "configs/seed_fb.yaml", str(tmp_path / "seed_fb.yaml")):
+        with pytest.raises(ConfigError, match=r"^config file not found: "):
+            load_config(ref)
 
 
 def test_unknown_config_name_lists_the_bundled_ones():
