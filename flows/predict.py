@@ -43,6 +43,7 @@ class Outlook:
     png: Path
     why_source: str
     sessions_behind: int
+    age_unit: str = "sessions"
 
     @property
     def stale(self) -> bool:
@@ -54,7 +55,7 @@ class Outlook:
         first = self.forecast["date"].iloc[0]
         return (
             f"WARNING: {self.ticker}'s last price ({self.last_date}, from {self.source}) is "
-            f"{self.sessions_behind} sessions old: this forecast is for {first:%Y-%m-%d} "
+            f"{self.sessions_behind} {self.age_unit} old: this forecast is for {first:%Y-%m-%d} "
             "onwards, not for the coming sessions"
         )
 
@@ -148,4 +149,5 @@ def predict_ahead(
         png,
         why,
         behind,
+        f"{spec.frequency} steps" if spec.frequency else "sessions",
     )
