@@ -101,3 +101,13 @@ def test_log_return_on_a_series_with_negative_values_is_refused_naming_the_field
     line = one_line_error(proc.stderr.split("\n\n")[-1])
     assert "WAVE: features.target_transform 'log_return' needs positive values" in line
     assert "use target_transform 'level' or 'diff'" in line
+
+
+def test_the_nightly_loop_refuses_a_series_config_before_any_work(home, tmp_path):
+    config = write_yaml(tmp_path / "wave.yaml", wave_config())
+    args = ["replay", "--config", str(config), "--start", "2020-01-02", "--end", "2020-01-03"]
+    proc = run_cli(args, cli_env(home), timeout=120)
+    assert proc.returncode == 2
+    line = one_line_error(proc.stderr)
+    assert "data.kind: the nightly loop runs on prices only" in line
+    assert not (home / "mlflow.db").exists()
