@@ -122,7 +122,8 @@ def predict_ahead(
     target = forecaster.spec.target
     history = prices[target].iloc[-HISTORY_DAYS:]
     fig = outlook_figure(
-        f"{ticker} {target}: last {len(history)} days and the next {len(frame)} "
+        f"{ticker} {target}: last {len(history)} {'days' if spec.frequency is None else 'steps'} "
+        f"and the next {len(frame)} "
         f"(champion v{version.version}, {forecaster.spec.variant})",
         history,
         frame.set_index("date")["forecast"],

@@ -57,7 +57,7 @@ def read_series_csv(path: str | Path, name: str, spec: SeriesConfig) -> pd.DataF
     """
     where = f"CSV {getattr(path, 'name', str(path))}"
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise SourceUnavailableError(f"{name}: CSV file not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:

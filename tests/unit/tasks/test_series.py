@@ -238,3 +238,10 @@ def test_plots_label_the_axis_with_the_series_name_and_unit():
     )
     cfg = parse_config(_config())
     assert axis_label(cfg.data, "TEMP") == "TEMP (°C)"
+
+
+def test_a_csv_saved_with_a_byte_order_mark_keeps_its_date_column(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text("date,level\n2020-01-01,-1\n2020-01-02,0\n", encoding="utf-8-sig")
+    frame = read_series_csv(path, "LEVEL", SeriesConfig())
+    assert frame["level"].tolist() == ["-1", "0"]
