@@ -11,6 +11,7 @@ MLflow while the others complete, and the flow's final state names the failed ti
 # (Prefect resolves the futures passed to ``submit`` into their results; its type hints
 # declare the results' types only.)
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,13 @@ def prepare(
     """Validate, split, scale and window one ticker's prices; record the span on its run."""
     logger = get_run_logger()
     t0 = time.perf_counter()
-    checked = validate_prices(loaded.frame, ticker, config.data.null_rows)
+    checked = validate_prices(
+        loaded.frame,
+        ticker,
+        config.data.null_rows,
+        target=config.data.target,
+        today=dt.date.today(),
+    )
     for note in checked.notes:
         logger.warning(note)
     data = build_dataset(checked.frame, ticker, config.features, config.split, config.data.target)
