@@ -16,10 +16,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pricecast.configs.loader import parse_config
+from pricecast.configs.schema import BacktestConfig, FeaturesConfig
+from pricecast.flows import champion as champion_flow
 from pricecast.flows.forecast import forecast
 from pricecast.stores import outputs
+from pricecast.stores.price_files import read_sample
+from pricecast.tasks.backtest import MIN_ORIGINS, MIN_TRAIN_SAMPLES, fit_backtest
+from pricecast.tasks.validate import validate_prices
 
-from .conftest import sample_csv_frame, tiny_dict
+from .conftest import cli_env, run_cli, sample_csv_frame, tiny_dict, write_yaml
 
 DAY = "2019-10-15"
 BEFORE = "2019-10-14"
@@ -174,3 +179,92 @@ def test_summary_json_is_strict_even_with_undefined_metrics(tmp_path):
     back = _strict_json(path.read_text())
     assert back == {"models": {"rnn": {"mase": None, "rmse": 1.5}}, "inf": [None, 2.0]}
     assert not any(isinstance(v, float) and math.isnan(v) for v in back["models"]["rnn"].values())
+
+
+# --------------------------------------------------------------------------- item 3
+
+
+def test_fit_backtest_cuts_origins_to_the_series_or_refuses():
+    """210 rows of KO (209 usable: returns need a previous day), window 5, horizon 1."""
+    frame = validate_prices(read_sample("KO"), "KO").frame.loc["2019-06-03":"2020-03-31"]
+    assert len(frame) == 210 and MIN_TRAIN_SAMPLES == 50 and MIN_ORIGINS == 20
+    features = FeaturesConfig(window=5, horizon=1)
+    asked = BacktestConfig(n_origins=5000)
+    fitted, note = fit_backtest(frame, "KO", features, asked)
+    assert fitted.n_origins == 152 and asked.n_origins == 5000
+    assert note == (
+        "KO: 209 usable rows hold 152 backtest origins, not the configured 5000 "
+        "(after 56 training rows); backtesting on 152"
+    )
+    as_asked = BacktestConfig(n_origins=152)
+    assert fit_backtest(frame, "KO", features, as_asked) == (as_asked, None)
+    assert fit_backtest(frame.tail(78), "KO", features, asked)[0].n_origins == 20
+    with pytest.raises(ValueError, match=r"^KO: 76 usable rows are too few for a backtest: .*"):
+        fit_backtest(frame.tail(77), "KO", features, asked)
+
+
+@pytest.mark.slow
+def test_short_history_backtests_fewer_origins_and_a_too_young_ticker_fails_the_run(tmp_path):
+    """``n_origins: 5000`` on ~210 rows: LONG is backtested on what fits (warned), YOUNG
+    (60 rows) fails the run with the numbers, exit code 1; LONG's results stand."""
+    home = tmp_path / "home"
+    folder = home / "prices"
+    folder.mkdir(parents=True)
+    _ko().to_csv(folder / "LONG.csv", index=False)
+    _ko().tail(60).to_csv(folder / "YOUNG.csv", index=False)
+    data = tiny_dict(
+        ("LONG", "YOUNG"), source="csv", csv_path="prices/{ticker}.csv", experiment="rel-bt"
+    )
+    data["backtest"] = {"n_origins": 5000}
+    config = write_yaml(tmp_path / "bt.yaml", data)
+    out = tmp_path / "out"
+    proc = run_cli(["run", "--config", str(config), "--output", str(out)], cli_env(home))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output[-3000:]
+    cut = "LONG: 209 usable rows hold 152 backtest origins, not the configured 5000"
+    assert cut in output
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("forecast: 1 of 2 ticker(s) failed — YOUNG: ValueError: YOUNG: "), last
+    assert "59 usable rows are too few for a backtest" in last
+    summary = _strict_json((out / "summary.json").read_text())
+    assert list(summary["failed"]) == ["YOUNG"]
+    long = summary["tickers"]["LONG"]
+    assert long["backtest"]["n_origins"] == 152
+    assert any(n.startswith(cut) for n in long["notes"])
+    assert "backtest 152 origins" in proc.stdout
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("rel-bt")
+    parents = {
+        r.data.tags["ticker"]: r.info.status
+        for r in client.search_runs([exp.experiment_id])
+        if r.data.tags["pricecast.kind"] == "ticker"
+    }
+    assert parents == {"LONG": "FINISHED", "YOUNG": "FAILED"}
+
+
+def test_failed_backtest_fails_the_flow_and_the_ticker_run(prefect_api, home, monkeypatch):
+    """Any backtest failure (here the baselines' walk-forward raises) fails the flow."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("walk-forward broke")
+
+    monkeypatch.setattr(champion_flow, "walk_forward", broken)
+    data = tiny_dict(("KO",), experiment="rel-btfail")
+    data["backtest"] = {"n_origins": 20}
+    state = forecast(
+        config=parse_config(data, "test"), output_dir=str(home / "o"), return_state=True
+    )
+    assert state.is_failed()
+    why = "backtest failed: RuntimeError: walk-forward broke"
+    assert f"1 of 1 ticker(s) failed — KO: {why}" in state.message
+    summary = _strict_json((home / "o" / "summary.json").read_text())
+    assert summary["failed"] == {"KO": why}
+    assert summary["tickers"]["KO"]["backtest"] == {"error": "RuntimeError: walk-forward broke"}
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("rel-btfail")
+    (parent,) = [
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if r.data.tags["pricecast.kind"] == "ticker"
+    ]
+    assert parent.info.status == "FAILED" and parent.data.tags["error"] == why
