@@ -115,12 +115,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pricecast.stores import outputs
     from pricecast.stores.tracking import store
 
-    store.check_reachable(store.resolve_uri(home))
+    uri = store.resolve_uri(home)
+    store.check_reachable(uri)
     outputs.check_writable(out)
+    from pricecast.flows import stopping
     from pricecast.flows.forecast import with_runner
 
     if not args.debug:
         quiet_console()
+    stopping.install(uri)
     state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
@@ -200,12 +203,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if start and end and start > end:
         raise CliError(f"--start {start} is after --end {end}", 2)
     import_tensorflow_quietly()
+    from pricecast.flows import stopping
     from pricecast.flows.nightly import nightly
     from pricecast.stores.tracking import store
 
-    store.check_reachable(store.resolve_uri(home))
+    uri = store.resolve_uri(home)
+    store.check_reachable(uri)
     if not args.debug:
         quiet_console()
+    stopping.install(uri)
     state = cast(Any, nightly)(
         config=config,
         as_of=end,

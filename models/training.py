@@ -62,6 +62,24 @@ class EpochLogger(keras.callbacks.Callback):
         )
 
 
+class StopWhenSet(keras.callbacks.Callback):
+    """Ends training after the current batch once ``event`` is set (e.g. on Ctrl-C).
+
+    Keras checks ``stop_training`` between batches, so a long epoch is not waited out.
+
+    Args:
+        event: Set by whoever asks training to stop.
+    """
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+        if self.event.is_set():
+            self.model.stop_training = True
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
