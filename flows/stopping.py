@@ -7,10 +7,15 @@ minutes, while training goes on in the task runner's threads (the interpreter jo
 before it exits) and the MLflow runs stay RUNNING.
 
 So the first SIGINT asks training to stop (:data:`REQUESTED`, read by a Keras callback
-between batches), marks this process's MLflow runs KILLED, cancels the flow run where
+between batches), marks this process's MLflow runs KILLED, cancels their flow run where
 the Prefect API still answers (bounded by :data:`PREFECT_GRACE_SECONDS`), stops the
 temporary server and exits with 130 without waiting for the task threads. Output files
 are written atomically, so none is left half-written. A second SIGINT exits at once.
+
+The work is done on a watcher thread woken through :func:`signal.set_wakeup_fd`, not in
+a Python signal handler: the kernel may deliver the signal to any thread, and a handler
+waits until the main thread runs Python code again, which a main thread blocked on a
+lock in the flow engine may not do before the flow ends.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ PREFECT_GRACE_SECONDS = 3.0
 
 REASON = "interrupted (Ctrl-C)"
 
-_tracking_uri: str | None = None
+_state: dict[str, Any] = {"uri": None, "wakeup": None}
 
 
 def install(tracking_uri: str) -> None:
@@ -41,10 +46,39 @@ def install(tracking_uri: str) -> None:
     Args:
         tracking_uri: The MLflow store whose runs this process opens.
     """
-    global _tracking_uri
-    _tracking_uri = tracking_uri
+    _state["uri"] = tracking_uri
     REQUESTED.clear()
-    signal.signal(signal.SIGINT, _on_sigint)
+    if _state["wakeup"] is not None:
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    _state["wakeup"] = write_fd
+    signal.signal(signal.SIGINT, _in_main_thread)  # replaces KeyboardInterrupt
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    threading.Thread(target=_watch, args=(read_fd,), name="ctrl-c", daemon=True).start()
+
+
+def _in_main_thread(signum: int, frame: Any) -> None:
+    """Python-level handler: the watcher acts; this only re-arms the wakeup fd.
+
+    Should other code have replaced the wakeup fd (an asyncio loop's signal handling),
+    the watcher missed this signal: it is passed on by hand, and the fd set back.
+    """
+    ours = _state["wakeup"]
+    if signal.set_wakeup_fd(ours, warn_on_full_buffer=False) != ours:
+        os.write(ours, bytes([signum]))
+
+
+def _watch(read_fd: int) -> None:
+    seen = 0
+    while True:
+        seen += os.read(read_fd, 64).count(signal.SIGINT)
+        if seen >= 2:
+            _say("interrupted again; exiting now")
+            _exit_now()
+        if seen == 1 and not REQUESTED.is_set():
+            REQUESTED.set()
+            threading.Thread(target=_stop, name="ctrl-c-stop", daemon=True).start()
 
 
 def _say(text: str) -> None:
@@ -57,39 +91,30 @@ def _exit_now() -> None:
     os._exit(EXIT_CODE)  # not sys.exit: it would join the training threads first
 
 
-def _on_sigint(signum: int, frame: Any) -> None:
-    if REQUESTED.is_set():
-        _say("interrupted again; exiting now")
-        _exit_now()
-    REQUESTED.set()
+def _stop() -> None:
     _say("interrupted; stopping training and closing the runs (Ctrl-C again to exit now)")
+    killed: dict[str, dict[str, str]] = {}
     try:
-        killed = _kill_runs()
+        from pricecast.stores.tracking import store
+
+        if _state["uri"]:
+            killed = store.kill_own_runs(_state["uri"], REASON)
         _say(f"marked {len(killed)} MLflow run(s) KILLED")
     except Exception as err:  # noqa: BLE001 - exiting either way; the next start closes them
         _say(f"could not mark the MLflow runs KILLED ({type(err).__name__}: {err})")
-    _cancel_flow_run()
+    flow_runs = {
+        tags["prefect.flow_run_id"]: tags.get("prefect.flow_run_name", "")
+        for tags in killed.values()
+        if "prefect.flow_run_id" in tags
+    }
+    if flow_runs:
+        _cancel_flow_runs(flow_runs)
     _stop_temporary_server()
     _exit_now()
 
 
-def _kill_runs() -> list[str]:
-    from pricecast.stores.tracking import store
-
-    if _tracking_uri is None:
-        return []
-    return store.kill_own_runs(_tracking_uri, REASON)
-
-
-def _cancel_flow_run() -> None:
-    """Mark the current flow run Cancelled, if the Prefect API answers in time."""
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    run = context.flow_run if context else None
-    if run is None:
-        return
-
+def _cancel_flow_runs(flow_runs: dict[str, str]) -> None:
+    """Mark the flow runs Cancelled, if the Prefect API answers in time."""
     outcome: list[str] = []
 
     def cancel() -> None:
@@ -98,25 +123,28 @@ def _cancel_flow_run() -> None:
 
         try:
             with get_client(sync_client=True) as client:
-                client.set_flow_run_state(run.id, Cancelled(message=REASON), force=True)
-            outcome.append(f"flow run {run.name} marked Cancelled in Prefect")
+                for ident, name in flow_runs.items():
+                    client.set_flow_run_state(ident, Cancelled(message=REASON), force=True)
+                    outcome.append(f"flow run {name} marked Cancelled in Prefect")
         except Exception as err:  # noqa: BLE001 - reported below, exiting either way
             outcome.append(
-                f"flow run {run.name} left as it is: the Prefect API did not answer "
-                f"({type(err).__name__})"
+                f"flow run {', '.join(flow_runs.values())} left as it is: the Prefect API "
+                f"did not answer ({type(err).__name__})"
             )
 
     worker = threading.Thread(target=cancel, name="cancel-flow-run", daemon=True)
     worker.start()
     worker.join(PREFECT_GRACE_SECONDS)
-    _say(outcome[0] if outcome else f"flow run {run.name} left as it is: Prefect API timed out")
+    for line in outcome or ["flow run left as it is: the Prefect API timed out"]:
+        _say(line)
 
 
 def _stop_temporary_server() -> None:
     """Stop the temporary Prefect server this process started, if any (os._exit skips atexit)."""
-    from prefect.server.api.server import SubprocessASGIServer
-
+    server = sys.modules.get("prefect.server.api.server")
+    if server is None:  # never imported: no temporary server (and no slow import now)
+        return
     try:
-        SubprocessASGIServer().stop()
+        server.SubprocessASGIServer().stop()
     except Exception:  # noqa: BLE001, S110 - exiting either way
         pass

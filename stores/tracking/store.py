@@ -244,7 +244,7 @@ def mark_stale_runs(tracker: Tracker) -> list[str]:
     return stale
 
 
-def kill_own_runs(uri: str, reason: str) -> list[str]:
+def kill_own_runs(uri: str, reason: str) -> dict[str, dict[str, str]]:
     """Mark the RUNNING runs this process opened as KILLED, with ``reason`` as ``error``.
 
     Called when the command is interrupted (Ctrl-C): the process is about to exit with
@@ -256,12 +256,12 @@ def kill_own_runs(uri: str, reason: str) -> list[str]:
         reason: Why the runs ended (e.g. ``interrupted (Ctrl-C)``).
 
     Returns:
-        The ids of the runs marked.
+        The tags of each run marked, by run id (the Prefect flow run's id is among them).
     """
     client = MlflowClient(tracking_uri=uri)
     ids = [e.experiment_id for e in client.search_experiments()]
     if not ids:
-        return []
+        return {}
     mine = client.search_runs(
         ids,
         filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_TAG}` = '{owner()}'",
@@ -270,4 +270,4 @@ def kill_own_runs(uri: str, reason: str) -> list[str]:
     for run in mine:
         client.set_tag(run.info.run_id, "error", reason)
         client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
-    return [run.info.run_id for run in mine]
+    return {run.info.run_id: dict(run.data.tags) for run in mine}

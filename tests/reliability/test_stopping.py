@@ -8,6 +8,7 @@ in the middle of a long training, and read the MLflow store afterwards.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -39,7 +40,7 @@ def _epochs_logged(db: Path) -> int:
     return row[0] if row else 0
 
 
-def _start_training(tmp_path: Path, experiment: str) -> tuple[subprocess.Popen, Path]:
+def _start_training(tmp_path: Path, experiment: str, **env: str) -> tuple[subprocess.Popen, Path]:
     """Start a run that would train for hours; return once it has logged two epochs."""
     home = tmp_path / "home"
     data = tiny_dict(("KO",), epochs=5000, experiment=experiment)
@@ -47,7 +48,7 @@ def _start_training(tmp_path: Path, experiment: str) -> tuple[subprocess.Popen, 
     config = write_yaml(tmp_path / "long.yaml", data)
     log = tmp_path / "run.log"
     proc = start_cli(["run", "--config", str(config), "--output", str(tmp_path / "out")],
-                     cli_env(home), log)  # fmt: skip
+                     cli_env(home, **env), log)  # fmt: skip
     deadline = time.monotonic() + 240
     while _epochs_logged(home / "mlflow.db") < 2:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -116,3 +117,25 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
     assert code == 130, (tmp_path / "run.log").read_text()[-3000:]
     assert seconds < 5, f"took {seconds:.1f}s"
     assert _group_gone(proc.pid)
+
+
+def test_ctrl_c_cancels_the_flow_run_on_a_prefect_server_that_stays_up(prefect_api, tmp_path):
+    """With ``PREFECT_API_URL`` set (a server outside the process group), the flow run
+    ends Cancelled instead of staying RUNNING."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.settings import PREFECT_API_URL
+
+    proc, home = _start_training(tmp_path, "rel-int3", PREFECT_API_URL=PREFECT_API_URL.value())
+    os.killpg(proc.pid, signal.SIGINT)
+    code, seconds = _exit_within(proc, 20)
+    log = (tmp_path / "run.log").read_text()
+    assert code == 130 and seconds < 10, log[-3000:]
+    match = re.search(r"forecast: flow run (\S+) marked Cancelled in Prefect", log)
+    assert match, log[-3000:]
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[match[1]]))
+        )
+    assert run.state.is_cancelled() and run.state.message == "interrupted (Ctrl-C)"
+    assert {r.info.status for r in _runs(home, "rel-int3")} == {"KILLED"}
