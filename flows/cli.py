@@ -123,8 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not args.debug:
         quiet_console()
-    stopping.install(uri)
-    state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
+    with stopping.on_ctrl_c(uri):
+        state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
         raise CliError(f"flow ended {state.name} before writing a summary: {state.message}")
@@ -211,14 +211,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     store.check_reachable(uri)
     if not args.debug:
         quiet_console()
-    stopping.install(uri)
-    state = cast(Any, nightly)(
-        config=config,
-        as_of=end,
-        start=start,
-        output_dir=str(Path(args.output).resolve()) if args.output else None,
-        return_state=True,
-    )
+    with stopping.on_ctrl_c(uri):
+        state = cast(Any, nightly)(
+            config=config,
+            as_of=end,
+            start=start,
+            output_dir=str(Path(args.output).resolve()) if args.output else None,
+            return_state=True,
+        )
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
         raise CliError(f"{args.command} ended {state.name}: {summary}")

@@ -29,11 +29,6 @@ class CliError(Exception):
         self.code = code
 
 
-def _number(value: float | None, spec: str) -> str:
-    """``value`` formatted by ``spec``; an undefined metric (``None``, NaN) prints as nan."""
-    return format(float("nan") if value is None else value, spec)
-
-
 def format_table(summary: RunSummary) -> str:
     """Render the summary's rows (variants and baselines) as a text table, with notes."""
     head = f"{'ticker':<8} {'model':<16} " + " ".join(f"{c[:10]:>10}" for c in METRIC_COLUMNS)
@@ -42,12 +37,12 @@ def format_table(summary: RunSummary) -> str:
     for ticker, info in summary.tickers.items():
         for row in rows:
             if row["ticker"] == ticker and row["model"] in info.models:
-                values = " ".join(_number(row.get(c), ">10.4f") for c in METRIC_COLUMNS)
+                values = " ".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
                 lines.append(f"{ticker:<8} {row['model']:<16} {values}")
         lines.append(f"{'':<8} source: {info.source}; test {' .. '.join(info.test_span)}")
         bt = info.backtest
         if isinstance(bt, BacktestSummary):
-            mase = ", ".join(f"{k} {_number(v['mase'][0], '.3f')}" for k, v in bt.models.items())
+            mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt.models.items())
             lines.append(f"{'':<8} backtest {bt.n_origins} origins, MASE h=1: {mase}")
             lines.append(
                 f"{'':<8} best: {bt.best_model} — "

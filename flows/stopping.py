@@ -24,6 +24,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 REQUESTED = threading.Event()
@@ -40,22 +42,32 @@ REASON = "interrupted (Ctrl-C)"
 _state: dict[str, Any] = {"uri": None, "wakeup": None}
 
 
-def install(tracking_uri: str) -> None:
-    """Handle SIGINT as described in the module doc from now on (main thread only).
+@contextmanager
+def on_ctrl_c(tracking_uri: str) -> Iterator[None]:
+    """Handle SIGINT as described in the module doc inside the block (main thread only).
+
+    On leaving, the previous SIGINT handler and wakeup fd are put back (the command may
+    run inside another program, e.g. a test) and the watcher thread ends.
 
     Args:
         tracking_uri: The MLflow store whose runs this process opens.
     """
     _state["uri"] = tracking_uri
     REQUESTED.clear()
-    if _state["wakeup"] is not None:
-        return
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     _state["wakeup"] = write_fd
-    signal.signal(signal.SIGINT, _in_main_thread)  # replaces KeyboardInterrupt
-    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    previous = signal.signal(signal.SIGINT, _in_main_thread)  # replaces KeyboardInterrupt
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     threading.Thread(target=_watch, args=(read_fd,), name="ctrl-c", daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        _state["wakeup"] = None
+        os.close(write_fd)  # the watcher reads end-of-file and returns
 
 
 def _in_main_thread(signum: int, frame: Any) -> None:
@@ -65,14 +77,18 @@ def _in_main_thread(signum: int, frame: Any) -> None:
     the watcher missed this signal: it is passed on by hand, and the fd set back.
     """
     ours = _state["wakeup"]
-    if signal.set_wakeup_fd(ours, warn_on_full_buffer=False) != ours:
+    if ours is not None and signal.set_wakeup_fd(ours, warn_on_full_buffer=False) != ours:
         os.write(ours, bytes([signum]))
 
 
 def _watch(read_fd: int) -> None:
     seen = 0
     while True:
-        seen += os.read(read_fd, 64).count(signal.SIGINT)
+        data = os.read(read_fd, 64)
+        if not data:  # the block ended
+            os.close(read_fd)
+            return
+        seen += data.count(signal.SIGINT)
         if seen >= 2:
             _say("interrupted again; exiting now")
             _exit_now()

@@ -7,14 +7,19 @@ backtest error (a baseline can be it); ``champion_version`` is the registry vers
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 
-def _rounded(value: float | None) -> float | None:
-    """Four decimals; ``None`` (an undefined metric read back from JSON) stays ``None``."""
-    return None if value is None else round(value, 4)
+def _nan_if_null(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+Metric = Annotated[float, BeforeValidator(_nan_if_null)]
+"""A metric: ``summary.json`` (strict JSON) writes an undefined one (NaN) as ``null``,
+and reading it back gives NaN again."""
 
 
 class BacktestSummary(BaseModel):
@@ -29,9 +34,7 @@ class BacktestSummary(BaseModel):
     promoted: bool = Field(description="whether the best model took the champion alias")
     registered_version: str | None
     champion_version: str | None = Field(description="the version @champion points at now")
-    models: dict[str, dict[str, list[float | None]]] = Field(
-        description="metric per step ahead; null where undefined (e.g. MASE of a flat span)"
-    )
+    models: dict[str, dict[str, list[Metric]]]
     plot: str
 
 
@@ -67,9 +70,7 @@ class TickerSummary(BaseModel):
     source: str
     test_span: list[str]
     notes: list[str]
-    models: dict[str, dict[str, float | None]] = Field(
-        description="test-span metrics; null where undefined (e.g. MASE of a flat span)"
-    )
+    models: dict[str, dict[str, Metric]]
     failed_variants: dict[str, str]
     plot: str
     predictions: str
@@ -105,9 +106,9 @@ class RunSummary(BaseModel):
             ]
             for name in names:
                 row: dict[str, Any] = {"ticker": ticker, "model": name}
-                row.update({k: _rounded(v) for k, v in info.models.get(name, {}).items()})
+                row.update({k: round(v, 4) for k, v in info.models.get(name, {}).items()})
                 if bt and name in bt.models:
-                    row["backtest_mase_h1"] = _rounded(bt.models[name]["mase"][0])
+                    row["backtest_mase_h1"] = round(bt.models[name]["mase"][0], 4)
                     row["backtest_best"] = name == bt.best_model
                     row["champion"] = name == bt.best_model and bt.promoted
                 rows.append(row)
