@@ -6,11 +6,12 @@ default, the ``KeyboardInterrupt`` then meets a flow engine that retries the dea
 minutes, while training goes on in the task runner's threads (the interpreter joins them
 before it exits) and the MLflow runs stay RUNNING.
 
-So the first SIGINT asks training to stop (:data:`REQUESTED`, read by a Keras callback
-between batches), marks this process's MLflow runs KILLED, cancels their flow run where
-the Prefect API still answers (bounded by :data:`PREFECT_GRACE_SECONDS`), stops the
-temporary server and exits with 130 without waiting for the task threads. Output files
-are written atomically, so none is left half-written. A second SIGINT exits at once.
+So the first SIGINT stops training (:data:`REQUESTED`, read by a Keras callback between
+batches, which then holds the training thread: see :func:`hold`), marks this process's
+MLflow runs KILLED, cancels their flow run where the Prefect API still answers (bounded
+by :data:`PREFECT_GRACE_SECONDS`), stops the temporary server and exits with 130
+without waiting for the task threads. Output files are written atomically, so none is
+left half-written. A second SIGINT exits at once.
 
 The work is done on a watcher thread woken through :func:`signal.set_wakeup_fd`, not in
 a Python signal handler: the kernel may deliver the signal to any thread, and a handler
@@ -68,6 +69,15 @@ def on_ctrl_c(tracking_uri: str) -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
         _state["wakeup"] = None
         os.close(write_fd)  # the watcher reads end-of-file and returns
+
+
+def hold() -> None:
+    """Keep the calling training thread here until the process exits.
+
+    A variant whose training was cut short must not go on to log a model and end its
+    run FINISHED (over the KILLED mark) in the seconds before the exit.
+    """
+    threading.Event().wait()
 
 
 def _in_main_thread(signum: int, frame: Any) -> None:

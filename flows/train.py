@@ -50,7 +50,7 @@ def train_variant_task(
         callbacks = [
             EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
             runs.epoch_callback(),
-            StopWhenSet(stopping.REQUESTED),
+            StopWhenSet(stopping.REQUESTED, then=stopping.hold),
         ]
         trained = train_variant(
             data, variant, config.training, callbacks, mixed_precision=mixed_precision

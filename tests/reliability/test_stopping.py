@@ -12,11 +12,16 @@ import re
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+
+from pricecast.models.training import StopWhenSet
 
 from .conftest import cli_env, kill_group, start_cli, tiny_dict, write_yaml
 
@@ -139,3 +144,24 @@ def test_ctrl_c_cancels_the_flow_run_on_a_prefect_server_that_stays_up(prefect_a
         )
     assert run.state.is_cancelled() and run.state.message == "interrupted (Ctrl-C)"
     assert {r.info.status for r in _runs(home, "rel-int3")} == {"KILLED"}
+
+
+def test_stop_when_set_ends_fit_after_the_current_batch():
+    """The building block: training ends at the batch the event is seen, not the epoch."""
+    event = threading.Event()
+    batches: list[int] = []
+
+    class SetAtThirdBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            batches.append(batch)
+            if batch == 2:
+                event.set()
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((64, 3), "float32"), np.zeros((64, 1), "float32")
+    history = model.fit(
+        x, y, batch_size=4, epochs=50, verbose=0, callbacks=[SetAtThirdBatch(), StopWhenSet(event)]
+    )
+    assert batches == [0, 1, 2]
+    assert len(history.history["loss"]) == 1
