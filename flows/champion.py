@@ -38,7 +38,7 @@ def backtest_ticker(
 ) -> BacktestResult:
     """The variants' backtests beside the baselines on the same origins, summarised."""
     data = ticker_data.dataset
-    bt = config.backtest
+    bt = ticker_data.backtest  # config.backtest, or fewer origins for a short history
     assert bt is not None
     for name in trained.variants:
         if name not in trained.backtests:

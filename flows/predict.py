@@ -109,7 +109,9 @@ def predict_ahead(
             else None
         ),
     )
-    prices = validate_prices(loaded.frame, ticker, data.null_rows).frame
+    prices = validate_prices(
+        loaded.frame, ticker, data.null_rows, target=data.target, today=dt.date.today()
+    ).frame
     frame = forecaster.forecast(prices, horizon)
     last = prices.index[-1]
     out = out_dir or home / "predictions" / ticker / f"{last:%Y-%m-%d}"
