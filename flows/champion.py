@@ -147,7 +147,7 @@ def register_champion(
     ``fingerprint`` tag) is not registered again and does not move the alias.
     """
     data = ticker_data.dataset
-    version = None
+    version, refit_seconds = None, 0.0
     name = decision.candidate
     if name and config.champion.register_winner:
         variant = trained.variants[name]
@@ -162,6 +162,7 @@ def register_champion(
             )
         else:
             bt = config.backtest
+            t0 = time.perf_counter()
             forecaster = refit_on_all(
                 config.variant(name),
                 config.training,
@@ -172,6 +173,7 @@ def register_champion(
                 val_fraction=bt.val_fraction if bt else config.split.val_fraction,
                 calendar=config.live.calendar,
             )
+            refit_seconds = time.perf_counter() - t0
             example = data.frame.tail(forecaster.min_rows + 5).reset_index()
             uri = registry.log_forecaster(tracker, variant.run_id, forecaster, example)
             first, last = data.frame.index[0], data.frame.index[-1]
@@ -189,7 +191,7 @@ def register_champion(
             if decision.promote:
                 registry.set_champion(tracker, ticker, version)
     now = registry.champion_version(tracker, ticker)
-    return Registration(decision, version, str(now.version) if now else None)
+    return Registration(decision, version, str(now.version) if now else None, refit_seconds)
 
 
 def backtest_origins(trained: TrainResult, name: str) -> int:
@@ -234,6 +236,7 @@ def report_backtest(
         promoted=decision.promote,
         registered_version=registration.registered_version,
         champion_version=registration.champion_version,
+        refit_seconds=registration.refit_seconds,
         models=backtest.summary,
         plot=str((folder / "backtest.png").relative_to(out_dir)),
     )

@@ -168,8 +168,11 @@ class Registration:
         decision: The guard's decision.
         registered_version: The version registered now (``None``: nothing registered).
         champion_version: The version the ``champion`` alias points at now.
+        refit_seconds: Training the registered version on every row took this long
+            (0 when nothing was refitted).
     """
 
     decision: ChampionDecision
     registered_version: str | None
     champion_version: str | None
+    refit_seconds: float = 0.0

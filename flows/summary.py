@@ -34,6 +34,9 @@ class BacktestSummary(BaseModel):
     promoted: bool = Field(description="whether the best model took the champion alias")
     registered_version: str | None
     champion_version: str | None = Field(description="the version @champion points at now")
+    refit_seconds: float = Field(
+        0.0, description="training the registered version on every row (0: nothing refitted)"
+    )
     models: dict[str, dict[str, list[Metric]]]
     plot: str
 
