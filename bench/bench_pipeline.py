@@ -108,7 +108,9 @@ def cli_run(
         evaluate = t["evaluate"]  # one figure per ticker (per variant in older summaries)
         work += sum(t["train"].values())
         work += sum(evaluate.values()) if isinstance(evaluate, dict) else evaluate
-        backtest += sum(info.get("backtest", {}).get("model_seconds", {}).values())
+        bt = info.get("backtest") or {}
+        backtest += sum(bt.get("model_seconds", {}).values())
+        work += bt.get("refit_seconds", 0.0)  # the registered version's training
         logging += sum(t["log"].values())
         report += t["report"]
     return {

@@ -18,7 +18,10 @@ class BacktestConfig(Strict):
 
     Attributes:
         n_origins: Rows spanned by the forecast origins (the h=1 targets of a
-            ``step: 1`` backtest are the last ``n_origins`` trading days).
+            ``step: 1`` backtest are the last ``n_origins`` trading days). A ticker
+            whose history is shorter is backtested on fewer origins, with a warning,
+            down to 20 (times ``step``) after window + horizon + 50 training rows; a
+            ticker shorter still fails with a message giving the numbers.
         step: Rows between consecutive origins.
         training_window: ``expanding`` (train on every row before the origin) or
             ``sliding`` (on the last ``training_window_length`` rows before it).

@@ -39,7 +39,7 @@ def backtest_ticker(
 ) -> BacktestResult:
     """The variants' backtests beside the baselines on the same origins, summarised."""
     data = ticker_data.dataset
-    bt = config.backtest
+    bt = ticker_data.backtest  # config.backtest, or fewer origins for a short history
     assert bt is not None
     for name in trained.variants:
         if name not in trained.backtests:
@@ -154,7 +154,7 @@ def register_champion(
     ``fingerprint`` tag) is not registered again and does not move the alias.
     """
     data = ticker_data.dataset
-    version = None
+    version, refit_seconds = None, 0.0
     name = decision.candidate
     if name and config.champion.register_winner:
         variant = trained.variants[name]
@@ -169,6 +169,7 @@ def register_champion(
             )
         else:
             bt = config.backtest
+            t0 = time.perf_counter()
             forecaster = refit_on_all(
                 config.variant(name),
                 config.training,
@@ -180,6 +181,7 @@ def register_champion(
                 calendar=config.live.calendar,
                 frequency=data.frequency,
             )
+            refit_seconds = time.perf_counter() - t0
             example = data.frame.tail(forecaster.min_rows + 5).reset_index()
             uri = registry.log_forecaster(tracker, variant.run_id, forecaster, example)
             first, last = data.frame.index[0], data.frame.index[-1]
@@ -197,7 +199,7 @@ def register_champion(
             if decision.promote:
                 registry.set_champion(tracker, ticker, version)
     now = registry.champion_version(tracker, ticker)
-    return Registration(decision, version, str(now.version) if now else None)
+    return Registration(decision, version, str(now.version) if now else None, refit_seconds)
 
 
 def backtest_origins(trained: TrainResult, name: str) -> int:
@@ -247,6 +249,7 @@ def report_backtest(
         promoted=decision.promote,
         registered_version=registration.registered_version,
         champion_version=registration.champion_version,
+        refit_seconds=registration.refit_seconds,
         models=backtest.summary,
         plot=str((folder / "backtest.png").relative_to(out_dir)),
     )

@@ -119,14 +119,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pricecast.stores import outputs
     from pricecast.stores.tracking import store
 
-    store.check_reachable(store.resolve_uri(home))
+    uri = store.resolve_uri(home)
+    store.check_reachable(uri)
     outputs.check_writable(out)
     import_tensorflow_quietly()
+    from pricecast.flows import stopping
     from pricecast.flows.forecast import with_runner
 
     if not args.debug:
         quiet_console()
-    state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
+    with stopping.on_ctrl_c(uri):
+        state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
         raise CliError(f"flow ended {state.name} before writing a summary: {state.message}")
@@ -210,19 +213,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if start and end and start > end:
         raise CliError(f"--start {start} is after --end {end}", 2)
     import_tensorflow_quietly()
+    from pricecast.flows import stopping
     from pricecast.flows.nightly import nightly
     from pricecast.stores.tracking import store
 
-    store.check_reachable(store.resolve_uri(home))
+    uri = store.resolve_uri(home)
+    store.check_reachable(uri)
     if not args.debug:
         quiet_console()
-    state = cast(Any, nightly)(
-        config=config,
-        as_of=end,
-        start=start,
-        output_dir=str(Path(args.output).resolve()) if args.output else None,
-        return_state=True,
-    )
+    with stopping.on_ctrl_c(uri):
+        state = cast(Any, nightly)(
+            config=config,
+            as_of=end,
+            start=start,
+            output_dir=str(Path(args.output).resolve()) if args.output else None,
+            return_state=True,
+        )
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
         raise CliError(f"{args.command} ended {state.name}: {summary}")

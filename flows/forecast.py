@@ -11,6 +11,7 @@ MLflow while the others complete, and the flow's final state names the failed ti
 # (Prefect resolves the futures passed to ``submit`` into their results; its type hints
 # declare the results' types only.)
 
+import datetime as dt
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from pricecast.models.training import seed_process
 from pricecast.stores import outputs
 from pricecast.stores.prices import LoadedPrices
 from pricecast.stores.tracking import handoff, runs, store
+from pricecast.tasks.backtest import fit_backtest
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.series import validate_by_kind
 
@@ -52,13 +54,23 @@ def prepare(
     """Validate, split, scale and window one ticker's prices; record the span on its run."""
     logger = get_run_logger()
     t0 = time.perf_counter()
-    checked, frequency, label = validate_by_kind(loaded.frame, ticker, config.data, config.features)
+    checked, frequency, label = validate_by_kind(
+        loaded.frame, ticker, config.data, config.features, today=dt.date.today()
+    )
     for note in checked.notes:
         logger.warning(note)
     data = build_dataset(checked.frame, ticker, config.features, config.split, config.data.target)
     data = replace(data, frequency=frequency, label=label)
+    backtest, cut = config.backtest, None
+    if backtest is not None:
+        # Before training: a ticker too young for a meaningful backtest fails here.
+        backtest, cut = fit_backtest(
+            checked.frame, ticker, config.features, backtest, config.data.target
+        )
+        if cut:
+            logger.warning(cut)
     seconds = time.perf_counter() - t0
-    notes = loaded.notes + checked.notes
+    notes = loaded.notes + checked.notes + ([cut] if cut else [])
     first, last = data.dates[0], data.dates[-1]
     runs.log_data_info(
         tracker, parent_id, loaded.source, f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}",
@@ -70,7 +82,7 @@ def prepare(
         + ", ".join(f"{s} {a:%Y-%m-%d}..{b:%Y-%m-%d}" for s, (a, b) in spans.items())
         + f"; {len(data.features)} input(s), window {data.window}, horizon {data.horizon}"
     )
-    return TickerData(data, loaded.source, notes, seconds)
+    return TickerData(data, loaded.source, notes, seconds, backtest)
 
 
 @task(name="train-ticker", task_run_name="train-{ticker}", cache_policy=NO_CACHE)
@@ -89,6 +101,7 @@ def train_ticker(
     parent run (the GPU-dispatch boundary, ``stores/tracking/handoff.py``).
     """
     logger = get_run_logger()
+    config = config.model_copy(update={"backtest": ticker_data.backtest})
     if config.training.dispatch == "deployment":
         from prefect.deployments import run_deployment
 
@@ -198,7 +211,7 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     seed_process(config.training.seed)
     tags = _prefect_tags()
     config_data = config.model_dump(mode="json")
-    plan: dict[str, tuple[str, list[PrefectFuture], PrefectFuture | None]] = {}
+    plan: dict[str, tuple[str, list[PrefectFuture], list[PrefectFuture]]] = {}
     for ticker in config.data.tickers:
         parent = runs.start_ticker_run(tracker, ticker, config_data, tags)
         loaded = fetch_prices.submit(ticker, config.data, str(home))
@@ -208,14 +221,15 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         report = report_ticker.submit(
             data, trained, scored, config, tracker, parent, str(out), ticker
         )
-        backtest = None
+        backtest: list[PrefectFuture] = []
         if config.backtest is not None:
             bt = backtest_ticker.submit(data, trained, config, ticker, wait_for=[scored])
             decision = decide_champion.submit(bt, data, config, tracker, ticker)
             registered = register_champion.submit(decision, trained, data, config, tracker, ticker)
-            backtest = report_backtest.submit(
+            reported = report_backtest.submit(
                 bt, registered, config, tracker, parent, str(out), ticker
             )
+            backtest = [bt, decision, registered, reported]
         plan[ticker] = (parent, [loaded, data, trained, scored, report], backtest)
 
     summary = RunSummary(
@@ -230,13 +244,21 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         report.wait()
         if report.state.is_completed():
             info = summary.tickers[ticker] = report.result()
-            if backtest is not None:
-                backtest.wait()
-                if backtest.state.is_completed():
-                    info.backtest = backtest.result()
+            if backtest:
+                reported = backtest[-1]
+                reported.wait()
+                if reported.state.is_completed():
+                    info.backtest = reported.result()
                 else:
-                    why = _failure(backtest) or backtest.state.message or "did not run"
+                    why = next(
+                        (r for r in map(_failure, backtest) if r),
+                        reported.state.message or "did not run",
+                    )
                     info.backtest = BacktestFailure(error=why)
+                    # Its test-span results stand, but the run failed: the champion was
+                    # not decided, and the flow state and exit code must say so.
+                    summary.failed[ticker] = f"backtest failed: {why}"
+                    runs.finish_run(tracker, parent, error=summary.failed[ticker])
                     logger.error(f"{ticker}: backtest/champion failed: {why}")
             continue
         reason = next((r for r in map(_failure, chain) if r), report.state.message or "did not run")

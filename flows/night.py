@@ -74,7 +74,9 @@ def night_prices(
 ) -> pd.DataFrame:
     """Validated prices up to ``as_of``; the night fails when that session is missing."""
     frame = loaded.frame.loc[loaded.frame.index <= pd.Timestamp(as_of)]
-    checked = validate_prices(frame, ticker, config.data.null_rows).frame
+    checked = validate_prices(
+        frame, ticker, config.data.null_rows, target=config.data.target, today=dt.date.today()
+    ).frame
     if checked.index[-1] != pd.Timestamp(as_of):
         raise LookupError(
             f"{ticker}: no price for the session {as_of} yet (latest "

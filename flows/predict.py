@@ -114,7 +114,9 @@ def predict_ahead(
     model_features = FeaturesConfig.model_validate(
         {"target_transform": spec.transform, "inputs": spec.inputs}
     )
-    checked, _, label = validate_by_kind(loaded.frame, ticker, data, model_features)
+    checked, _, label = validate_by_kind(
+        loaded.frame, ticker, data, model_features, today=dt.date.today()
+    )
     prices = checked.frame
     frame = forecaster.forecast(prices, horizon)
     last = prices.index[-1]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pricecast.configs.schema import BacktestConfig
 from pricecast.models.variant import TrainedVariant
 from pricecast.tasks.champion import ChampionDecision
 from pricecast.tasks.dataset import Dataset
@@ -28,12 +29,15 @@ class TickerData:
         source: The price source that served it (``yfinance``, ``cache``, ``csv``, ``sample``).
         notes: What fetching and validation changed or fell back on.
         seconds: Time spent validating and windowing.
+        backtest: The backtest this ticker's series holds (``config.backtest``, or
+            fewer origins for a short history); ``None`` when the backtest is off.
     """
 
     dataset: Dataset
     source: str
     notes: list[str]
     seconds: float
+    backtest: BacktestConfig | None = None
 
 
 @dataclass
@@ -164,8 +168,11 @@ class Registration:
         decision: The guard's decision.
         registered_version: The version registered now (``None``: nothing registered).
         champion_version: The version the ``champion`` alias points at now.
+        refit_seconds: Training the registered version on every row took this long
+            (0 when nothing was refitted).
     """
 
     decision: ChampionDecision
     registered_version: str | None
     champion_version: str | None
+    refit_seconds: float = 0.0

@@ -50,7 +50,9 @@ def live_scores(
         loaded = load_prices(
             str(name), data.start, None, data.source, cache_dir=cache_dir(home), csv_path=csv
         )
-        prices = validate_prices(loaded.frame, str(name), data.null_rows).frame
+        prices = validate_prices(
+            loaded.frame, str(name), data.null_rows, target=data.target, today=dt.date.today()
+        ).frame
         night = pd.Timestamp(as_of) if as_of else prices.index[-1]
         scores = score_live(part, prices[data.target], night, ((f"last_{last}", last),))
         parts.append(scores)

@@ -7,9 +7,19 @@ backtest error (a baseline can be it); ``champion_version`` is the registry vers
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+
+def _nan_if_null(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+Metric = Annotated[float, BeforeValidator(_nan_if_null)]
+"""A metric: ``summary.json`` (strict JSON) writes an undefined one (NaN) as ``null``,
+and reading it back gives NaN again."""
 
 
 class BacktestSummary(BaseModel):
@@ -24,7 +34,10 @@ class BacktestSummary(BaseModel):
     promoted: bool = Field(description="whether the best model took the champion alias")
     registered_version: str | None
     champion_version: str | None = Field(description="the version @champion points at now")
-    models: dict[str, dict[str, list[float]]]
+    refit_seconds: float = Field(
+        0.0, description="training the registered version on every row (0: nothing refitted)"
+    )
+    models: dict[str, dict[str, list[Metric]]]
     plot: str
 
 
@@ -60,7 +73,7 @@ class TickerSummary(BaseModel):
     source: str
     test_span: list[str]
     notes: list[str]
-    models: dict[str, dict[str, float]]
+    models: dict[str, dict[str, Metric]]
     failed_variants: dict[str, str]
     plot: str
     predictions: str

@@ -20,10 +20,11 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.schema import RunConfig, VariantConfig
+from pricecast.flows import stopping
 from pricecast.flows.home import forecast_home
 from pricecast.flows.results import TrainResult, VariantBacktest, VariantResult
 from pricecast.models.recurrent import cudnn_eligible, devices
-from pricecast.models.training import EpochLogger, seed_process
+from pricecast.models.training import EpochLogger, StopWhenSet, seed_process
 from pricecast.models.variant import keras_model_fns, train_variant
 from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.backtest import walk_forward
@@ -49,6 +50,7 @@ def train_variant_task(
         callbacks = [
             EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
             runs.epoch_callback(),
+            StopWhenSet(stopping.REQUESTED, then=stopping.hold),
         ]
         trained = train_variant(
             data, variant, config.training, callbacks, mixed_precision=mixed_precision

@@ -62,6 +62,29 @@ class EpochLogger(keras.callbacks.Callback):
         )
 
 
+class StopWhenSet(keras.callbacks.Callback):
+    """Ends training after the current batch once ``event`` is set (e.g. on Ctrl-C).
+
+    Keras checks ``stop_training`` between batches, so a long epoch is not waited out.
+
+    Args:
+        event: Set by whoever asks training to stop.
+        then: Called once the event is seen, in the training thread, before ``fit``
+            returns (e.g. to hold the thread while the process exits, so that nothing
+            is logged as if training had completed).
+    """
+
+    def __init__(self, event: threading.Event, then: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.event, self.then = event, then
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+        if self.event.is_set():
+            self.model.stop_training = True
+            if self.then is not None:
+                self.then()
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 

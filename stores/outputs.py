@@ -7,6 +7,7 @@ never sees half a file; it gets the mode the umask allows, as any new file would
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -41,9 +42,23 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (JSON ``null``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(path: Path, data: Any) -> Path:
-    """Write JSON atomically."""
-    text = json.dumps(data, indent=2, default=str)
+    """Write strict JSON atomically: an undefined number (NaN, inf) is written as ``null``.
+
+    Python's ``json`` writes bare ``NaN`` by default, which standard parsers reject.
+    """
+    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
     return _atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
 

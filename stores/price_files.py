@@ -60,6 +60,10 @@ def read_yahoo_csv(path: str | Path, ticker: str) -> pd.DataFrame:
             f"is not a YYYY-MM-DD date"
         )
     raw["Date"] = dates
+    if "Adj Close" not in raw:
+        # Left empty, not copied from Close here: validation fills it with a note, so a
+        # file without adjusted prices is never used as if it had them in silence.
+        raw["Adj Close"] = np.nan
     return normalize_yahoo(raw, ticker)
 
 

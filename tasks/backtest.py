@@ -32,6 +32,13 @@ from pricecast.tasks.forecasters import (
 )
 from pricecast.tasks.metrics import evaluate, naive_scale
 
+MIN_ORIGINS = 20
+"""Fewest origins a backtest is shrunk to when the series is short: below it a handful
+of errors would rank the models (and move the champion) by chance."""
+
+MIN_TRAIN_SAMPLES = 50
+"""Training windows kept before the first origin (on top of one window and horizon)."""
+
 COLUMNS: tuple[str, ...] = ("cutoff", "date", "h", "actual", "predicted", "model", "anchor")
 """Columns of :func:`walk_forward`'s frame (``anchor``: the price at the cutoff)."""
 
@@ -41,6 +48,7 @@ __all__ = [
     "DEFAULT_BASELINES",
     "ModelFns",
     "best_model",
+    "fit_backtest",
     "insample_scale",
     "origin_rows",
     "refit_segments",
@@ -72,6 +80,55 @@ def origin_rows(n_rows: int, n_origins: int, step: int = 1) -> np.ndarray:
         raise ValueError(f"{n_rows} rows cannot hold {n_origins} origins and a next day")
     candidates = np.arange(n_rows - 1 - n_origins, n_rows - 1)
     return candidates[(len(candidates) - 1) % step :: step]
+
+
+def fit_backtest(
+    prices: pd.DataFrame,
+    ticker: str,
+    features: FeaturesConfig,
+    backtest: BacktestConfig,
+    target: str = "adj_close",
+) -> tuple[BacktestConfig, str | None]:
+    """The backtest a ticker's series can hold: as configured, or with fewer origins.
+
+    The first origin needs :data:`MIN_TRAIN_SAMPLES` training windows before it. When
+    the configured ``n_origins`` leave less, they are cut to what fits, as long as that
+    is at least :data:`MIN_ORIGINS` origins; a young ticker is backtested on its own
+    span instead of failing.
+
+    Args:
+        prices: The validated price frame.
+        ticker: The symbol, for messages.
+        features: Window, horizon and inputs (they set the rows a series holds).
+        backtest: The configured backtest.
+        target: Target price column.
+
+    Returns:
+        The backtest to run, and a note saying what was cut (``None`` when nothing was).
+
+    Raises:
+        ValueError: Naming the ticker and the numbers, when not even
+            :data:`MIN_ORIGINS` origins fit.
+    """
+    rows = len(series_from_prices(prices, features, target).prices)
+    train_rows = features.window + features.horizon + MIN_TRAIN_SAMPLES
+    room = rows - 1 - train_rows
+    if backtest.n_origins <= room:
+        return backtest, None
+    need = MIN_ORIGINS * backtest.step
+    if room < need:
+        raise ValueError(
+            f"{ticker}: {rows} usable rows are too few for a backtest: it needs {train_rows} "
+            f"training rows (window {features.window} + horizon {features.horizon} + "
+            f"{MIN_TRAIN_SAMPLES} samples) and at least {need} origin rows "
+            f"({MIN_ORIGINS} origins, step {backtest.step}) plus a next day, so "
+            f"{train_rows + need + 1} rows; use a longer history or switch the backtest off"
+        )
+    note = (
+        f"{ticker}: {rows} usable rows hold {room} backtest origins, not the configured "
+        f"{backtest.n_origins} (after {train_rows} training rows); backtesting on {room}"
+    )
+    return backtest.model_copy(update={"n_origins": room}), note
 
 
 def refit_segments(n: int, refit_every: int) -> list[tuple[int, int]]:

@@ -8,6 +8,8 @@ inferred from the dates or configured; the exchange calendar is for prices only.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
@@ -161,9 +163,15 @@ def check_transform(values: pd.Series, name: str, transform: str, inputs: list[s
 
 
 def validate_by_kind(
-    frame: pd.DataFrame, name: str, data: DataConfig, features: FeaturesConfig
+    frame: pd.DataFrame,
+    name: str,
+    data: DataConfig,
+    features: FeaturesConfig,
+    today: dt.date | None = None,
 ) -> tuple[Validated, str | None, str]:
     """Validate prices or a generic series as its ``data.kind`` asks.
+
+    ``today`` is passed to the price checks (no price may be dated after it).
 
     Returns:
         ``(validated, frequency, axis label)``: the frequency is ``None`` for prices (they
@@ -173,7 +181,8 @@ def validate_by_kind(
         PriceDataError: Naming the series or ticker, the date, the column or the field.
     """
     if data.kind == "prices" or data.series is None:
-        return validate_prices(frame, name, data.null_rows), None, axis_label(data, name)
+        checked = validate_prices(frame, name, data.null_rows, target=data.target, today=today)
+        return checked, None, axis_label(data, name)
     checked = validate_series(frame, name, data.null_rows)
     check_transform(
         checked.frame[VALUE], name, features.target_transform, list(features.inputs or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,15 @@ import pandas as pd
 from pricecast.configs.schema import PRICE_COLUMNS
 
 PRICE_ONLY = ("open", "high", "low", "close", "adj_close")
+
+MAX_GAP_DAYS = 31
+"""Longest calendar gap between two rows that is accepted: market closures last days
+(the longest since 1933 was 6 sessions in 2001), so a month without rows means missing
+data, and lags and returns would silently span it."""
+
+MAX_DAY_RATIO = 50.0
+"""Largest accepted ratio between two consecutive prices of one column. Real moves and
+splits of adjusted Yahoo prices stay far below; a 1000x step is a unit or data error."""
 
 
 class PriceDataError(ValueError):
@@ -42,19 +52,32 @@ def _where(frame: pd.DataFrame, mask: pd.DataFrame) -> str:
     return f"{date:%Y-%m-%d} column {col} ({value!r}){more}"
 
 
-def validate_prices(frame: pd.DataFrame, ticker: str, null_rows: str = "drop") -> Validated:
+def validate_prices(
+    frame: pd.DataFrame,
+    ticker: str,
+    null_rows: str = "drop",
+    *,
+    target: str = "adj_close",
+    today: dt.date | None = None,
+) -> Validated:
     """Validate and clean one ticker's prices.
 
     Fixed (and reported in ``notes``): unsorted dates (sorted), duplicate dates with
     identical rows (one kept), rows whose prices are all missing (dropped or
-    forward-filled per ``null_rows``), a missing volume (set to 0).
-    Rejected: no rows, non-numeric cells, duplicate dates with different values, rows
-    with some prices missing, zero or negative prices.
+    forward-filled per ``null_rows``), a missing volume (set to 0), an empty
+    ``adj_close`` column (a source without ``Adj Close``: ``close`` is used).
+    Rejected: no rows, non-numeric or infinite cells, duplicate dates with different
+    values, rows with some prices missing, zero or negative prices, dates after
+    ``today``, gaps longer than :data:`MAX_GAP_DAYS`, high below low, a step between
+    two prices larger than :data:`MAX_DAY_RATIO`, a constant ``target``.
 
     Args:
-        frame: Normalised price frame (see ``tasks.sources``).
+        frame: Normalised price frame (see ``stores.price_format``).
         ticker: The symbol, for messages.
         null_rows: ``drop`` or ``ffill`` for rows whose prices are all missing.
+        target: The column that is forecast (a constant one leaves nothing to learn).
+        today: Rows dated after it are rejected; ``None`` skips that check (the caller
+            passes the date, so this stays pure and testable).
 
     Returns:
         The cleaned frame and notes.
@@ -75,6 +98,16 @@ def validate_prices(frame: pd.DataFrame, ticker: str, null_rows: str = "drop") -
     if bad.to_numpy().any():
         raise PriceDataError(f"{ticker}: non-numeric value on {_where(df, bad)}")
     df = numeric.astype("float64")
+    infinite = pd.DataFrame(np.isinf(df.to_numpy()), index=df.index, columns=df.columns)
+    if infinite.to_numpy().any():
+        raise PriceDataError(f"{ticker}: infinite value on {_where(df, infinite)}")
+    if df["adj_close"].isna().all() and df["close"].notna().any():
+        df["adj_close"] = df["close"]
+        notes.append(
+            f"{ticker}: column adj_close is empty (the source has no Adj Close); using "
+            f"column close from {df.index.min():%Y-%m-%d} to {df.index.max():%Y-%m-%d} "
+            f"(not adjusted for dividends)"
+        )
 
     if not df.index.is_monotonic_increasing:
         df = df.sort_index(kind="stable")
@@ -127,4 +160,54 @@ def validate_prices(frame: pd.DataFrame, ticker: str, null_rows: str = "drop") -
         raise PriceDataError(f"{ticker}: negative volume on {_where(df, (df[['volume']] < 0))}")
     if df.empty:
         raise PriceDataError(f"{ticker}: no price rows left after cleaning")
+    _check_doubtful(df, ticker, target, today)
     return Validated(df, notes)
+
+
+def _check_doubtful(df: pd.DataFrame, ticker: str, target: str, today: dt.date | None) -> None:
+    """Reject prices that are numeric and positive but cannot be true or cannot be learnt.
+
+    Raises:
+        PriceDataError: Naming the ticker, the date and the column.
+    """
+    if today is not None and df.index[-1].date() > today:
+        future = df.index[df.index.date > today]
+        more = f" and {len(future) - 1} later row(s)" if len(future) > 1 else ""
+        raise PriceDataError(
+            f"{ticker}: row dated {future[0]:%Y-%m-%d}{more} is after today ({today}); "
+            f"prices from the future cannot be real"
+        )
+    gaps = df.index.to_series().diff().dt.days
+    if (gaps > MAX_GAP_DAYS).any():
+        at = int(np.argmax(gaps.to_numpy() > MAX_GAP_DAYS))
+        before, after = df.index[at - 1], df.index[at]
+        raise PriceDataError(
+            f"{ticker}: no rows for {int(gaps.iloc[at])} days between {before:%Y-%m-%d} and "
+            f"{after:%Y-%m-%d} (more than {MAX_GAP_DAYS}); fill the gap or set data.start to "
+            f"{after:%Y-%m-%d} or later"
+        )
+    inverted = (df["high"] < df["low"]).to_numpy()
+    if inverted.any():
+        r = int(np.flatnonzero(inverted)[0])
+        raise PriceDataError(
+            f"{ticker}: column high ({float(df['high'].iloc[r])!r}) is below column low "
+            f"({float(df['low'].iloc[r])!r}) on {df.index[r]:%Y-%m-%d}"
+        )
+    prices = df[list(PRICE_ONLY)]
+    ratio = prices / prices.shift(1)
+    jump = (ratio > MAX_DAY_RATIO) | (ratio < 1 / MAX_DAY_RATIO)
+    if jump.to_numpy().any():
+        rows, cols = np.nonzero(jump.to_numpy())
+        r, col = rows[0], prices.columns[cols[0]]
+        raise PriceDataError(
+            f"{ticker}: column {col} jumps {ratio[col].iloc[r]:.4g}x from "
+            f"{float(prices[col].iloc[r - 1])!r} on {df.index[r - 1]:%Y-%m-%d} to "
+            f"{float(prices[col].iloc[r])!r} on {df.index[r]:%Y-%m-%d} (more than "
+            f"{MAX_DAY_RATIO:g}x in one row: a unit or data error)"
+        )
+    if df[target].nunique() == 1:
+        raise PriceDataError(
+            f"{ticker}: column {target} is constant ({float(df[target].iloc[0])!r} on all "
+            f"{len(df)} rows, {df.index[0]:%Y-%m-%d}..{df.index[-1]:%Y-%m-%d}); "
+            f"there is nothing to forecast"
+        )

@@ -374,3 +374,32 @@ def mark_stale_runs(tracker: Tracker) -> list[str]:
             client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
             stale.append(run.info.run_id)
     return stale
+
+
+def kill_own_runs(uri: str, reason: str) -> dict[str, dict[str, str]]:
+    """Mark the RUNNING runs this process opened as KILLED, with ``reason`` as ``error``.
+
+    Called when the command is interrupted (Ctrl-C): the process is about to exit with
+    work in flight, and its runs must not stay RUNNING until the next start notices.
+    Only runs tagged with this process's :func:`owner` are touched.
+
+    Args:
+        uri: The tracking URI the command used.
+        reason: Why the runs ended (e.g. ``interrupted (Ctrl-C)``).
+
+    Returns:
+        The tags of each run marked, by run id (the Prefect flow run's id is among them).
+    """
+    client = MlflowClient(tracking_uri=uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    if not ids:
+        return {}
+    mine = client.search_runs(
+        ids,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_TAG}` = '{owner()}'",
+        max_results=1000,
+    )
+    for run in mine:
+        client.set_tag(run.info.run_id, "error", reason)
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+    return {run.info.run_id: dict(run.data.tags) for run in mine}
