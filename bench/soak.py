@@ -3,16 +3,21 @@
 Each run is a fresh ``forecast run`` process (tiny config, ``--epochs 1``) on a shared
 FORECAST_HOME. Before some runs a fault is injected, drawn from a fixed seed: a corrupt or
 truncated cache file, an unknown ticker, an unwritable output folder, a kill in the
-middle of training, a config typo, Yahoo down, FORECAST_HOME moved (``mv home home-N``:
-the next runs use the new path, and nothing may name or write to the old one). Yahoo
+middle of training (SIGKILL), a Ctrl-C in the middle of training (SIGINT to the process
+group, as a terminal sends it: the run must exit 130 and leave no run RUNNING), a config
+typo, Yahoo down, FORECAST_HOME moved (``mv home home-N``: the next runs use the new path,
+and nothing may name or write to the old one). Every run that completes scores the same
+data with the same config and seed, so the registry must hold one version per ticker and
+``@champion`` must never move after it is first set. Yahoo
 cannot be reached from here, so the runs import the ``yfinance`` stand-in of
 ``tests/reliability/standin`` (the bundled sample, shaped like yfinance 1.7;
 ``STANDIN_YAHOO=down`` makes it fail).
 
 After the runs and one final clean run it prints: runs, faults injected (by kind), runs
 completed, cache files that do not read back whole (must be 0), MLflow runs left
-RUNNING (must be 0) and values in the MLflow store that still name a moved-away home
-(must be 0).
+RUNNING (must be 0), values in the MLflow store that still name a moved-away home
+(must be 0), registry versions (must be at most 1) and moves of ``@champion`` after it was first
+set (must be 0).
 
     .venv/bin/python bench/soak.py [--runs 20] [--seed 7] [--workdir DIR]
 """
@@ -41,6 +46,7 @@ KINDS = (
     "bad_ticker",
     "unwritable_output",
     "kill_mid_training",
+    "ctrl_c_mid_training",
     "config_typo",
     "yahoo_down",
     "moved_home",
@@ -60,6 +66,7 @@ CONFIG = {
     "split": {"test_fraction": 0.1, "val_fraction": 0.1},
     "variants": [{"name": "rnn", "cell": "rnn", "units": 4}],
     "training": {"epochs": 1, "batch_size": 64, "patience": 5000, "seed": 7},
+    "backtest": {"n_origins": 20},
 }
 
 
@@ -91,8 +98,17 @@ def _running_variants(db: Path) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _run(exe: str, args: list[str], env: dict[str, str], kill_in_training: Path | None = None):
-    """Run ``forecast ARGS``; with ``kill_in_training`` (the MLflow db) SIGKILL it mid-training.
+def _run(
+    exe: str,
+    args: list[str],
+    env: dict[str, str],
+    kill_in_training: Path | None = None,
+    how: signal.Signals = signal.SIGKILL,
+):
+    """Run ``forecast ARGS``; with ``kill_in_training`` (the MLflow db) signal it mid-training.
+
+    ``how`` goes to the whole process group once a variant has logged an epoch: SIGKILL,
+    or SIGINT as a terminal's Ctrl-C sends it.
 
     Returns:
         ``(exit code, stderr text)``.
@@ -113,7 +129,7 @@ def _run(exe: str, args: list[str], env: dict[str, str], kill_in_training: Path 
                 deadline = time.monotonic() + 300
                 while proc.poll() is None and time.monotonic() < deadline:
                     if _running_variants(kill_in_training) - stale:
-                        os.killpg(proc.pid, signal.SIGKILL)
+                        os.killpg(proc.pid, how)
                         break
                     time.sleep(0.3)
             proc.wait(timeout=600)
@@ -183,6 +199,22 @@ def _running_runs(home: Path) -> tuple[int, int]:
     return status["RUNNING"], status["KILLED"]
 
 
+def _registry(home: Path) -> tuple[int, str | None]:
+    """Registered versions over every model, and the ``@champion`` version of KO."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    versions = sum(
+        len(client.search_model_versions(f"name = '{m.name}'"))
+        for m in client.search_registered_models()
+    )
+    try:
+        champion = client.get_model_version_by_alias("price-forecaster-KO", "champion").version
+    except Exception:  # no registered model, or no alias yet
+        champion = None
+    return versions, champion
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -215,6 +247,7 @@ def main() -> int:
     print(f"{'#':>3}  {'fault':<18} {'exit':>4} {'secs':>6}  outcome")
     rows = []
     moved_from: list[Path] = []
+    champions: list[str] = []
     t_all = time.perf_counter()
     for i, fault in enumerate([*schedule, "final"], start=1):
         run_args = ["run", "--config", str(good), "--epochs", "1", "--output", str(work / f"o{i}")]
@@ -222,7 +255,7 @@ def main() -> int:
             moved_from.append(home)
             home = Path(shutil.move(home, work / f"home-{i}"))
             cache, db = home / "cache" / "prices", home / "mlflow.db"
-        env, kill, note = _env(home), None, ""
+        env, kill, how, note = _env(home), None, signal.SIGKILL, ""
         if fault == "moved_home":
             note = f"home now {home.name}; "
         elif fault == "corrupt_cache":
@@ -231,16 +264,21 @@ def main() -> int:
             run_args += ["--tickers", "KO", "ZZZZ"]
         elif fault == "unwritable_output":
             run_args[-1] = str(blocker / f"o{i}")
-        elif fault == "kill_mid_training":
+        elif fault in ("kill_mid_training", "ctrl_c_mid_training"):
             run_args[4] = "5000"
             kill = db
+            how = signal.SIGINT if fault == "ctrl_c_mid_training" else signal.SIGKILL
         elif fault == "config_typo":
             run_args[2] = str(typo)
         elif fault == "yahoo_down":
             env = _env(home, yahoo="down")
         t0 = time.perf_counter()
-        code, err = _run(exe, run_args, env, kill)
+        code, err = _run(exe, run_args, env, kill, how)
         secs = time.perf_counter() - t0
+        if db.exists():
+            champion = _registry(home)[1]
+            if champion and (not champions or champions[-1] != champion):
+                champions.append(champion)
         last = _last_line(err)
         lines = [line for line in err.splitlines() if line.strip()]
         expected = {
@@ -251,6 +289,7 @@ def main() -> int:
             "bad_ticker": code == 1 and "no price data for ZZZZ" in last,
             "unwritable_output": code == 1 and len(lines) == 1 and str(blocker) in last,
             "kill_mid_training": code == -signal.SIGKILL,
+            "ctrl_c_mid_training": code == 130 and not _running_variants(db),
             "config_typo": code == 2 and len(lines) == 1 and "training.epochz" in last,
             "moved_home": code == 0
             and not any(old.exists() for old in moved_from)
@@ -268,6 +307,7 @@ def main() -> int:
     damaged = _cache_damage(cache)
     running, killed = _running_runs(home)
     stale = _stale_locations(db, moved_from)
+    versions, _ = _registry(home)
     soak_rows = rows[:-1]
     faults = Counter(f for f, _, _ in soak_rows if f)
     print()
@@ -285,10 +325,16 @@ def main() -> int:
     print(f"corrupted cache files after:   {len(damaged)} (must be 0) {'; '.join(damaged)}")
     print(f"MLflow runs left RUNNING:      {running} (must be 0); marked KILLED: {killed}")
     print(f"values naming a moved-away home: {stale} (must be 0); moves: {len(moved_from)}")
+    print(f"registry versions:             {versions} (identical reruns add none: must be ≤ 1)")
+    print(
+        f"@champion moves after set:     {max(0, len(champions) - 1)} (must be 0); "
+        f"champion {champions[-1] if champions else 'never set (no candidate beat persistence)'}"
+    )
     print(f"wall time:                     {time.perf_counter() - t_all:.0f} s")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     ok = all(ok for *_, ok in rows) and not damaged and running == 0 and stale == 0
+    ok = ok and versions <= 1 and len(champions) <= 1
     return 0 if ok else 1
 
 
