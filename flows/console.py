@@ -147,7 +147,7 @@ def one_line(text: str, debug: bool = False, every_line: bool = False) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with any URI password masked (see ``stores.tracking.store.redact``)."""
-    from pricecast.stores.tracking.store import redact as redact_uris
+    """``text`` with any URI password masked (see ``stores.tracking.uris.redact``)."""
+    from pricecast.stores.tracking.uris import redact as redact_uris
 
     return redact_uris(text)

@@ -84,11 +84,14 @@ def _run(config, out: Path, **kw):
 
 def test_replay_closes_each_session_once(night_home, ledger_url, tmp_path):
     config = _config(decay_margin=10.0)  # cadence only: decay has its own test
-    start, end = dt.date(2020, 10, 16), dt.date(2020, 11, 27)
+    # Thirty sessions on SQLite; on Postgres the week of Thanksgiving is enough to show the
+    # same ledger code on the other backend (every night costs the same on both).
+    first_day = dt.date(2020, 10, 16) if ledger_url.startswith("sqlite") else dt.date(2020, 11, 18)
+    start, end = first_day, dt.date(2020, 11, 27)
     sessions = sessions_between(start, end)
-    assert len(sessions) == 30
+    assert len(sessions) == (30 if ledger_url.startswith("sqlite") else 7)
     first = _run(config, tmp_path / "r1", start=start, as_of=end)
-    assert len(first["nights"]) == 60
+    assert len(first["nights"]) == 2 * len(sessions)
 
     ledger = Ledger(ledger_url)
     rows = ledger.forecasts()
@@ -102,7 +105,7 @@ def test_replay_closes_each_session_once(night_home, ledger_url, tmp_path):
     got = set(
         rows[["as_of", "ticker", "model", "h", "target_date"]].itertuples(index=False, name=None)
     )
-    assert got == expected and len(rows) == len(expected) == 360
+    assert got == expected and len(rows) == len(expected) == 12 * len(sessions)
     # Forecasts made the day before Thanksgiving target the Friday.
     wed = rows[(rows["as_of"] == "2020-11-25") & (rows["h"] == 1)]
     assert set(wed["target_date"]) == {pd.Timestamp("2020-11-27")}
