@@ -107,8 +107,8 @@ class ForecasterModel(PythonModel):
         if "date" in frame.columns:
             frame = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date"))))
         frame = frame.sort_index()
-        horizon = (params or {}).get("horizon") or None
-        return self.forecaster.forecast(frame, int(horizon) if horizon else None)
+        horizon = (params or {}).get("horizon")  # 0 is refused, not read as "default"
+        return self.forecaster.forecast(frame, None if horizon is None else int(horizon))
 
 
 def log_forecaster(tracker: Tracker, run_id: str, forecaster: Any, example: pd.DataFrame) -> str:
