@@ -17,7 +17,10 @@ After the runs and one final clean run it prints: runs, faults injected (by kind
 completed, cache files that do not read back whole (must be 0), MLflow runs left
 RUNNING (must be 0), values in the MLflow store that still name a moved-away home
 (must be 0), registry versions (must be at most 1) and moves of ``@champion`` after it was first
-set (must be 0).
+set (must be 0). The soak's 1-epoch price model rarely beats persistence, so ``--identical
+N`` (default 3) then runs the bundled seasonal series (``configs/seasonal.yaml``, shortened),
+where a recurrent model does win, N times on the same home: one version is registered,
+``@champion`` is set once and never moves.
 
     .venv/bin/python bench/soak.py [--runs 20] [--seed 7] [--workdir DIR]
 """
@@ -199,19 +202,18 @@ def _running_runs(home: Path) -> tuple[int, int]:
     return status["RUNNING"], status["KILLED"]
 
 
-def _registry(home: Path) -> tuple[int, str | None]:
-    """Registered versions over every model, and the ``@champion`` version of KO."""
+def _registry(home: Path, name: str = "KO") -> tuple[int, str | None]:
+    """Registered versions of ``name``'s forecaster, and its ``@champion`` version."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    versions = sum(
-        len(client.search_model_versions(f"name = '{m.name}'"))
-        for m in client.search_registered_models()
-    )
+    model = f"price-forecaster-{name}"
     try:
-        champion = client.get_model_version_by_alias("price-forecaster-KO", "champion").version
+        versions = len(client.search_model_versions(f"name = '{model}'"))
+        champion = client.get_model_version_by_alias(model, "champion").version
     except Exception:  # no registered model, or no alias yet
         champion = None
+        versions = len(client.search_model_versions(f"name = '{model}'"))
     return versions, champion
 
 
@@ -220,6 +222,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None, help="kept (default: a temp dir)")
+    parser.add_argument("--identical", type=int, default=3, help="identical seasonal reruns")
     args = parser.parse_args()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pricecast-soak-"))
@@ -304,6 +307,20 @@ def main() -> int:
         label = fault or "-"
         print(f"{i:>3}  {label:<18} {code:>4} {secs:>6.1f}  {outcome}", flush=True)
 
+    seasonal = yaml.safe_load((ROOT / "configs" / "seasonal.yaml").read_text())
+    seasonal["training"]["epochs"] = 20
+    seasonal["backtest"]["n_origins"] = 24
+    (work / "seasonal.yaml").write_text(yaml.safe_dump(seasonal, sort_keys=False))
+    same: list[tuple[int, int, str | None]] = []
+    for k in range(args.identical):
+        run_args = ["run", "--config", str(work / "seasonal.yaml"), "--output", str(work / f"s{k}")]
+        code, _ = _run(exe, run_args, _env(home))
+        same.append((code, *_registry(home, "SEASONAL")))
+        print(
+            f"  identical rerun {k + 1}: exit {code}, versions {same[-1][1]}, "
+            f"@champion {same[-1][2]}",
+            flush=True,
+        )
     damaged = _cache_damage(cache)
     running, killed = _running_runs(home)
     stale = _stale_locations(db, moved_from)
@@ -330,11 +347,22 @@ def main() -> int:
         f"@champion moves after set:     {max(0, len(champions) - 1)} (must be 0); "
         f"champion {champions[-1] if champions else 'never set (no candidate beat persistence)'}"
     )
+    if same:
+        moved = len({c for *_, c in same if c}) - 1 if any(c for *_, c in same) else 0
+        print(
+            f"identical seasonal reruns:     {len(same)}, exit codes "
+            f"{sorted({c for c, *_ in same})}, registry versions {same[-1][1]} "
+            f"(must be 1), @champion v{same[-1][2]} set {'once' if same[0][2] else 'later'}, "
+            f"moves {max(moved, 0)} (must be 0)"
+        )
     print(f"wall time:                     {time.perf_counter() - t_all:.0f} s")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     ok = all(ok for *_, ok in rows) and not damaged and running == 0 and stale == 0
     ok = ok and versions <= 1 and len(champions) <= 1
+    if same:
+        ok = ok and all(c == 0 for c, *_ in same) and same[-1][1] == 1
+        ok = ok and same[0][2] is not None and len({c for *_, c in same}) == 1
     return 0 if ok else 1
 
 
