@@ -1,4 +1,4 @@
-"""Issue 16, items 11 and 12: doubtful prices through the flow (``source: csv``).
+"""Constant and doubtful prices through the flow (``source: csv``).
 
 One flow run reads one damaged copy of KO per case (ticker = case name). Each case is
 either fixed with a note, or rejected with a message naming ticker, date and column,

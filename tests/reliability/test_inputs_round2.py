@@ -1,4 +1,4 @@
-"""Issue 16, round two: items 5-9, 13, 14 and the messages that named the wrong cause.
+"""Deploy, paths, config, credentials, YAML, predict, and messages that name the real cause.
 
 Each case goes through the ``forecast`` command (in this process through
 ``pricecast.flows.cli.main``, or as a subprocess where start-up or the environment

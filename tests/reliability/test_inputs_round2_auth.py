@@ -1,4 +1,4 @@
-"""Issue 16, item 8 end to end: a real ``mlflow server`` behind basic auth.
+"""Credentials in the tracking URI end to end: a real ``mlflow server`` behind basic auth.
 
 MLflow's own basic-auth app needs Flask-WTF, which this environment does not install, so
 the server sits behind a small authenticating reverse proxy on 127.0.0.1, as the README
@@ -10,14 +10,7 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,12 +22,6 @@ pytestmark = pytest.mark.slow
 
 USER, PASSWORD = "alice", "S3cretPW"
 _HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _proxy_handler(upstream_port: int, seen: list[str]) -> type[BaseHTTPRequestHandler]:
@@ -83,55 +70,18 @@ def _proxy_handler(upstream_port: int, seen: list[str]) -> type[BaseHTTPRequestH
 
 
 @pytest.fixture
-def authenticated_mlflow(tmp_path):
-    """A real ``mlflow server`` reachable only through basic auth; yields (port, seen)."""
-    root = tmp_path / "mlflow-server"
-    root.mkdir()
-    port = _free_port()
-    exe = shutil.which("mlflow", path=os.path.dirname(sys.executable)) or "mlflow"
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
-            exe,
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+def authenticated_mlflow(mlflow_server):
+    """The session's ``mlflow server`` behind a basic-auth proxy; yields (port, seen)."""
     seen: list[str] = []
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(port, seen))
+    upstream = int(mlflow_server.rsplit(":", 1)[1])
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(upstream, seen))
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
     try:
-        deadline = time.time() + 120
-        while True:
-            assert proc.poll() is None, (root / "server.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                assert time.time() < deadline, "mlflow server did not start in 120 s"
-                time.sleep(0.5)
-        thread.start()
         yield proxy.server_address[1], seen
     finally:
         proxy.shutdown()
         proxy.server_close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_a_run_tracks_through_basic_auth_and_never_prints_the_password(

@@ -1,4 +1,4 @@
-"""The champion and the registry can be trusted (issue 16, items 1, 2 and 10).
+"""Trusting the champion and the registry: a moved home, unloadable champions, no pickles.
 
 One flow run crowns a champion in a template home (a price series with a four-day
 cycle, which a small RNN forecasts far better than persistence); each test works on a

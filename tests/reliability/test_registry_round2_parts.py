@@ -1,4 +1,4 @@
-"""The pure parts behind issue 16's items 1, 2 and 10: the guard, the fingerprint, the scaler."""
+"""The pure parts behind a trustworthy registry: the guard, the fingerprint, the scaler."""
 
 from __future__ import annotations
 

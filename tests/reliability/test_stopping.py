@@ -1,4 +1,4 @@
-"""Issue 16, item 4: Ctrl-C on ``forecast run`` stops it, closes its runs, exits 130.
+"""Ctrl-C on ``forecast run`` stops it, closes its runs, exits 130.
 
 A terminal's Ctrl-C sends SIGINT to the whole foreground process group: the command and
 the temporary Prefect server it started. The tests do the same to a real ``forecast run``
