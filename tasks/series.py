@@ -15,7 +15,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from pricecast.configs.schema import DataConfig, FeaturesConfig
-from pricecast.tasks.validate import PriceDataError, Validated, _where, validate_prices
+from pricecast.tasks.validate import PriceDataError, Validated, numeric_cells, validate_prices
 
 VALUE = "value"
 """The column a validated series is held in (``data.target`` of ``kind: series``)."""
@@ -46,14 +46,7 @@ def validate_series(frame: pd.DataFrame, name: str, null_rows: str = "drop") -> 
         raise PriceDataError(f"{name}: expected one value column, got {list(frame.columns)}")
     column = str(frame.columns[0])
     notes: list[str] = []
-    numeric = frame.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & frame.notna()
-    if bad.to_numpy().any():
-        raise PriceDataError(f"{name}: non-numeric value on {_where(frame, bad)}")
-    df = numeric.astype("float64")
-    infinite = pd.DataFrame(np.isinf(df.to_numpy()), index=df.index, columns=df.columns)
-    if infinite.to_numpy().any():
-        raise PriceDataError(f"{name}: infinite value on {_where(df, infinite)}")
+    df = numeric_cells(frame, name)
     if not df.index.is_monotonic_increasing:
         df = df.sort_index(kind="stable")
         notes.append(f"{name}: dates were not in order; sorted")

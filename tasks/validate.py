@@ -39,6 +39,25 @@ class Validated:
     notes: list[str] = field(default_factory=list)
 
 
+def numeric_cells(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``frame`` as float64, refusing text and infinite cells (empty cells stay NaN).
+
+    Shared by prices and generic series, so both name the first bad cell the same way.
+
+    Raises:
+        PriceDataError: Naming ``name``, the date, the column and the value.
+    """
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna() & frame.notna()
+    if bad.to_numpy().any():
+        raise PriceDataError(f"{name}: non-numeric value on {_where(frame, bad)}")
+    df = numeric.astype("float64")
+    infinite = pd.DataFrame(np.isinf(df.to_numpy()), index=df.index, columns=df.columns)
+    if infinite.to_numpy().any():
+        raise PriceDataError(f"{name}: infinite value on {_where(df, infinite)}")
+    return df
+
+
 def _where(frame: pd.DataFrame, mask: pd.DataFrame) -> str:
     """Describe the first offending cell of ``mask`` as ``date, column (value)``."""
     rows, cols = np.nonzero(mask.to_numpy())
@@ -93,14 +112,7 @@ def validate_prices(
         raise PriceDataError(f"{ticker}: missing column(s) {', '.join(missing)}")
     df = frame[list(PRICE_COLUMNS)].copy()
 
-    numeric = df.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & df.notna()
-    if bad.to_numpy().any():
-        raise PriceDataError(f"{ticker}: non-numeric value on {_where(df, bad)}")
-    df = numeric.astype("float64")
-    infinite = pd.DataFrame(np.isinf(df.to_numpy()), index=df.index, columns=df.columns)
-    if infinite.to_numpy().any():
-        raise PriceDataError(f"{ticker}: infinite value on {_where(df, infinite)}")
+    df = numeric_cells(df, ticker)
     if df["adj_close"].isna().all() and df["close"].notna().any():
         df["adj_close"] = df["close"]
         notes.append(
