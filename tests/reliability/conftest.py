@@ -246,3 +246,39 @@ def one_line_error(stderr: str) -> str:
     assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{stderr[-3000:]}"
     assert "Traceback" not in lines[0]
     return lines[0]
+
+
+def csv_flow_run(tmp: Path, frames: dict[str, pd.DataFrame], experiment: str, **data: Any):
+    """One ``forecast`` flow run over price CSVs under a fresh home (``source: csv``).
+
+    Returns:
+        ``(state, summary.json text, ticker parent runs by ticker)``.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from pricecast.flows.forecast import forecast
+
+    home = tmp / "home"
+    folder = home / "prices"
+    folder.mkdir(parents=True)
+    for ticker, frame in frames.items():
+        frame.to_csv(folder / f"{ticker}.csv", index=False)
+    config_data = tiny_dict(
+        tuple(frames),
+        source="csv",
+        csv_path="prices/{ticker}.csv",  # relative: resolved inside FORECAST_HOME
+        experiment=experiment,
+        **data,
+    )
+    config_data["runner"]["max_workers"] = 4
+    config = parse_config(config_data, "test")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FORECAST_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        state = forecast(config=config, output_dir=str(tmp / "out"), return_state=True)
+    text = (tmp / "out" / "summary.json").read_text()
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    parents = {r.data.tags["ticker"]: r for r in runs if r.data.tags["pricecast.kind"] == "ticker"}
+    return state, text, parents

@@ -11,12 +11,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
-from pricecast.configs.loader import parse_config
 from pricecast.flows.forecast import forecast
 
-from .conftest import sample_csv_frame, tiny_config, tiny_dict
+from .conftest import csv_flow_run, sample_csv_frame, tiny_config
 
 DAY = "2019-10-15"
 
@@ -108,30 +106,9 @@ ROWS_6 = ["NOLOW", "USDATE"]
 @pytest.fixture(scope="module")
 def csv_run(prefect_api, tmp_path_factory):
     """One flow run over every damaged file; returns (state, summary, parents by ticker)."""
-    tmp = tmp_path_factory.mktemp("csv")
-    home = tmp / "home"
-    folder = home / "prices"
-    folder.mkdir(parents=True)
-    for ticker, (damage, _) in CASES.items():
-        damage(_ko()).to_csv(folder / f"{ticker}.csv", index=False)
-    data = tiny_dict(
-        tuple(CASES),
-        source="csv",
-        csv_path="prices/{ticker}.csv",  # relative: resolved inside FORECAST_HOME
-        experiment="rel-csv",
-    )
-    data["runner"]["max_workers"] = 4
-    config = parse_config(data, "test")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FORECAST_HOME", str(home))
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        state = forecast(config=config, output_dir=str(tmp / "out"), return_state=True)
-    summary = json.loads((tmp / "out" / "summary.json").read_text())
-    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("rel-csv")
-    runs = client.search_runs([exp.experiment_id], max_results=500)
-    parents = {r.data.tags["ticker"]: r for r in runs if r.data.tags["pricecast.kind"] == "ticker"}
-    return state, summary, parents
+    frames = {ticker: damage(_ko()) for ticker, (damage, _) in CASES.items()}
+    state, text, parents = csv_flow_run(tmp_path_factory.mktemp("csv"), frames, "rel-csv")
+    return state, json.loads(text), parents
 
 
 def _check(csv_run, ticker: str) -> None:

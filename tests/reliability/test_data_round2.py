@@ -24,7 +24,7 @@ from pricecast.stores.price_files import read_sample
 from pricecast.tasks.backtest import MIN_ORIGINS, MIN_TRAIN_SAMPLES, fit_backtest
 from pricecast.tasks.validate import validate_prices
 
-from .conftest import cli_env, run_cli, sample_csv_frame, tiny_dict, write_yaml
+from .conftest import cli_env, csv_flow_run, run_cli, sample_csv_frame, tiny_dict, write_yaml
 
 DAY = "2019-10-15"
 BEFORE = "2019-10-14"
@@ -118,31 +118,12 @@ def _strict_json(text: str):
 
 @pytest.fixture(scope="module")
 def csv_run(prefect_api, tmp_path_factory):
-    """One flow run over every case; returns (state, summary, summary text, parents)."""
-    tmp = tmp_path_factory.mktemp("csv2")
-    home = tmp / "home"
-    folder = home / "prices"
-    folder.mkdir(parents=True)
-    for ticker, (damage, _) in CASES.items():
-        damage(_ko()).to_csv(folder / f"{ticker}.csv", index=False)
-    data = tiny_dict(
-        tuple(CASES),
-        source="csv",
-        csv_path="prices/{ticker}.csv",
-        end=None,  # rows after the requested span would be clipped, not checked
-        experiment="rel-csv2",
+    """One flow run over every case; returns (state, summary, parents)."""
+    frames = {ticker: damage(_ko()) for ticker, (damage, _) in CASES.items()}
+    # end=None: rows after the requested span would be clipped, not checked
+    state, text, parents = csv_flow_run(
+        tmp_path_factory.mktemp("csv2"), frames, "rel-csv2", end=None
     )
-    data["runner"]["max_workers"] = 4
-    config = parse_config(data, "test")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FORECAST_HOME", str(home))
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        state = forecast(config=config, output_dir=str(tmp / "out"), return_state=True)
-    text = (tmp / "out" / "summary.json").read_text()
-    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("rel-csv2")
-    runs = client.search_runs([exp.experiment_id], max_results=500)
-    parents = {r.data.tags["ticker"]: r for r in runs if r.data.tags["pricecast.kind"] == "ticker"}
     return state, _strict_json(text), parents
 
 
