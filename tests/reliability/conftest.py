@@ -10,6 +10,7 @@ import inspect
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -282,3 +283,20 @@ def csv_flow_run(tmp: Path, frames: dict[str, pd.DataFrame], experiment: str, **
     runs = client.search_runs([exp.experiment_id], max_results=500)
     parents = {r.data.tags["ticker"]: r for r in runs if r.data.tags["pricecast.kind"] == "ticker"}
     return state, text, parents
+
+
+def running_variant(db: Path) -> tuple[str, int] | None:
+    """A RUNNING variant run and how many epochs it logged (read-only, plain sqlite)."""
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            row = con.execute(
+                "SELECT r.run_uuid, (SELECT count(*) FROM metrics m "
+                "WHERE m.run_uuid = r.run_uuid AND m.key = 'loss') "
+                "FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                "WHERE r.status = 'RUNNING' AND t.key = 'pricecast.kind' AND t.value = 'variant'"
+            ).fetchone()
+    except sqlite3.Error:
+        return None  # the store is being created or migrated
+    return (row[0], row[1]) if row else None

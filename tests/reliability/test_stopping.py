@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -23,26 +22,9 @@ from mlflow.tracking import MlflowClient
 
 from pricecast.models.training import StopWhenSet
 
-from .conftest import cli_env, kill_group, start_cli, tiny_dict, write_yaml
+from .conftest import cli_env, kill_group, running_variant, start_cli, tiny_dict, write_yaml
 
 pytestmark = pytest.mark.slow
-
-
-def _epochs_logged(db: Path) -> int:
-    """Epochs a RUNNING variant run has logged so far (0 before training; read-only)."""
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            row = con.execute(
-                "SELECT (SELECT count(*) FROM metrics m "
-                "WHERE m.run_uuid = r.run_uuid AND m.key = 'loss') "
-                "FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-                "WHERE r.status = 'RUNNING' AND t.key = 'pricecast.kind' AND t.value = 'variant'"
-            ).fetchone()
-    except sqlite3.Error:
-        return 0  # the store is being created or migrated
-    return row[0] if row else 0
 
 
 def _start_training(tmp_path: Path, experiment: str, **env: str) -> tuple[subprocess.Popen, Path]:
@@ -55,7 +37,7 @@ def _start_training(tmp_path: Path, experiment: str, **env: str) -> tuple[subpro
     proc = start_cli(["run", "--config", str(config), "--output", str(tmp_path / "out")],
                      cli_env(home, **env), log)  # fmt: skip
     deadline = time.monotonic() + 240
-    while _epochs_logged(home / "mlflow.db") < 2:
+    while ((running_variant(home / "mlflow.db") or ("", 0))[1]) < 2:
         if proc.poll() is not None or time.monotonic() > deadline:
             kill_group(proc)
             pytest.fail(f"training never started:\n{log.read_text()[-3000:]}")

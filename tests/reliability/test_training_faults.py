@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -21,6 +19,7 @@ from .conftest import (
     cli_env,
     kill_group,
     run_cli,
+    running_variant,
     start_cli,
     tiny_config,
     tiny_dict,
@@ -82,23 +81,6 @@ def test_diverging_variant_fails_alone(prefect_api, home, tmp_path, monkeypatch)
 # --------------------------------------------------------------------------- row 12
 
 
-def _running_variant(db: Path) -> tuple[str, int] | None:
-    """A RUNNING variant run and how many epochs it logged (read-only, plain sqlite)."""
-    if not db.exists():
-        return None
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            row = con.execute(
-                "SELECT r.run_uuid, (SELECT count(*) FROM metrics m "
-                "WHERE m.run_uuid = r.run_uuid AND m.key = 'loss') "
-                "FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-                "WHERE r.status = 'RUNNING' AND t.key = 'pricecast.kind' AND t.value = 'variant'"
-            ).fetchone()
-    except sqlite3.Error:
-        return None  # the store is being created or migrated
-    return (row[0], row[1]) if row else None
-
-
 @pytest.mark.slow
 def test_killed_run_is_closed_on_the_next_start(tmp_path):
     home = tmp_path / "home"
@@ -114,7 +96,7 @@ def test_killed_run_is_closed_on_the_next_start(tmp_path):
     try:
         deadline = time.monotonic() + 240
         while True:
-            running = _running_variant(db)
+            running = running_variant(db)
             if running and running[1] >= 2:  # in the middle of training
                 break
             assert proc.poll() is None, (tmp_path / "1.log").read_text()[-3000:]
