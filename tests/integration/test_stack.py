@@ -22,7 +22,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from .conftest import _free_port
+from tests.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 AUTH = ("admin", "stack-test-secret")
