@@ -22,9 +22,11 @@ from pricecast.flows.results import BacktestResult, Registration, TickerData, Tr
 from pricecast.flows.summary import BacktestSummary
 from pricecast.models.production import PROCEDURE, refit_on_all
 from pricecast.stores import outputs
-from pricecast.stores.tracking import registry, runs, store
+from pricecast.stores.tracking import registry, reporting, runs, store
 from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
 from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
+from pricecast.tasks.comparison import SKILL, comparison_table, pooled_scores, with_skill
+from pricecast.tasks.evaluation import Evaluation
 from pricecast.tasks.metrics import evaluate
 from pricecast.tasks.plots import backtest_figure
 from pricecast.tasks.series import axis_label
@@ -212,13 +214,19 @@ def backtest_origins(trained: TrainResult, name: str) -> int:
 def report_backtest(
     backtest: BacktestResult,
     registration: Registration,
+    evaluation: Evaluation,
+    trained: TrainResult,
     config: RunConfig,
     tracker: store.Tracker,
     parent_id: str,
     out_dir: str,
     ticker: str,
 ) -> BacktestSummary:
-    """Plot and write the backtest, log it and the decision to the parent run."""
+    """Plot and write the backtest, log it and the decision to the parent run.
+
+    The parent run also gets the ticker's comparison table (test and backtest side by
+    side), and every variant's child run its ``backtest_skill_vs_persistence``.
+    """
     t0 = time.perf_counter()
     h, decision, frame = config.champion.h, registration.decision, backtest.frame
     label = axis_label(config.data, ticker)
@@ -231,7 +239,19 @@ def report_backtest(
         h,
         ylabel=label,
     )
-    runs.log_backtest_summary(tracker, parent_id, frame, backtest.summary, figure)
+    pooled = pooled_scores(frame, backtest.scale)
+    reporting.log_backtest_summary(tracker, parent_id, frame, backtest.summary, figure, pooled)
+    skill = with_skill(pooled)
+    reporting.log_comparison(
+        tracker,
+        parent_id,
+        comparison_table(evaluation.scores, pooled),
+        {
+            v.run_id: {f"backtest_{SKILL}": skill[name][SKILL]}
+            for name, v in trained.variants.items()
+            if name in skill
+        },
+    )
     folder = Path(out_dir) / ticker
     outputs.write_png(folder / "backtest.png", figure)
     outputs.write_csv(folder / "backtest.csv", frame)

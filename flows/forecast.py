@@ -22,6 +22,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_UI_URL
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -72,6 +73,7 @@ def prepare(
     seconds = time.perf_counter() - t0
     notes = loaded.notes + checked.notes + ([cut] if cut else [])
     first, last = data.dates[0], data.dates[-1]
+    runs.name_run(tracker, parent_id, runs.run_name(ticker, f"{last:%Y-%m-%d}"))
     runs.log_data_info(
         tracker, parent_id, loaded.source, f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}",
         len(data.dates), notes,
@@ -161,8 +163,9 @@ def _prefect_tags() -> dict[str, str]:
     if flow_run.id:
         tags["prefect.flow_run_id"] = str(flow_run.id)
         tags["prefect.flow_run_name"] = str(flow_run.name)
+    # Prefect builds the link from its UI URL even when it has none ("None/flow-runs/...").
     url = flow_run.ui_url
-    if url:
+    if url and PREFECT_UI_URL.value():
         tags["prefect.flow_run_url"] = url
     return tags
 
@@ -227,7 +230,7 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
             decision = decide_champion.submit(bt, data, config, tracker, ticker)
             registered = register_champion.submit(decision, trained, data, config, tracker, ticker)
             reported = report_backtest.submit(
-                bt, registered, config, tracker, parent, str(out), ticker
+                bt, registered, scored, trained, config, tracker, parent, str(out), ticker
             )
             backtest = [bt, decision, registered, reported]
         plan[ticker] = (parent, [loaded, data, trained, scored, report], backtest)

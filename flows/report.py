@@ -12,7 +12,8 @@ from pricecast.configs.schema import RunConfig
 from pricecast.flows.results import TickerData, TrainResult
 from pricecast.flows.summary import MlflowRuns, TickerSummary, Timings
 from pricecast.stores import outputs
-from pricecast.stores.tracking import runs, store
+from pricecast.stores.tracking import reporting, runs, store
+from pricecast.tasks.comparison import comparison_table, with_skill
 from pricecast.tasks.evaluation import Evaluation, evaluate_split
 from pricecast.tasks.plots import test_span_figure
 
@@ -51,13 +52,16 @@ def report_ticker(
 ) -> TickerSummary:
     """Write the comparison (plot, predictions, metrics), log it to MLflow, close the parent run.
 
-    Each variant's child run gets its test-span metrics beside ``persistence_*``, its
-    ``predictions.csv`` and ``forecast.png``; the parent run gets the ticker's table,
-    plot and predictions.
+    Each variant's child run gets its test-span metrics and ``skill_vs_persistence``
+    beside ``persistence_*``, its ``predictions.csv`` and ``forecast.png``; the parent run
+    gets the ticker's table, plot and predictions. Without a backtest the parent's
+    comparison table (``comparison.json``) is logged here, with test columns only;
+    with one, ``report_backtest`` logs it with both.
     """
     t0 = time.perf_counter()
     data = ticker_data.dataset
     scores, forecasts = evaluation.scores, evaluation.forecasts
+    skilled = with_skill(scores)
     baselines = [n for n in forecasts if n not in trained.variants]
     for name, variant in trained.variants.items():
         if name not in scores:
@@ -70,7 +74,7 @@ def report_ticker(
         runs.log_variant_evaluation(
             tracker,
             variant.run_id,
-            scores[name],
+            skilled[name],
             {b: scores[b] for b in baselines},
             frame,
             test_span_figure(data, mine, rmse),
@@ -82,7 +86,9 @@ def report_ticker(
         outputs.write_csv(folder / "predictions.csv", evaluation.predictions),
         outputs.write_csv(folder / "metrics.csv", evaluation.table().reset_index(names="model")),
     ]
-    runs.log_ticker_summary(tracker, parent_id, files, best=evaluation.best_by("rmse"))
+    reporting.log_ticker_summary(tracker, parent_id, files, best=evaluation.best_by("rmse"))
+    if config.backtest is None:
+        reporting.log_comparison(tracker, parent_id, comparison_table(scores), {})
     runs.finish_run(tracker, parent_id)
     a, b = data.span("test")
     ok = trained.variants

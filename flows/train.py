@@ -46,7 +46,8 @@ def train_variant_task(
     """Train one variant in its own MLflow child run and forecast the test span with it."""
     logger = get_run_logger()
     run_tags = {**tags, "cell": variant.cell, "mixed_precision": str(mixed_precision)}
-    with runs.variant_run(tracker, parent_id, ticker, variant.name, run_tags) as run_id:
+    as_of = f"{data.dates[-1]:%Y-%m-%d}"
+    with runs.variant_run(tracker, parent_id, ticker, variant.name, run_tags, as_of) as run_id:
         callbacks = [
             EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
             runs.epoch_callback(),
@@ -71,8 +72,13 @@ def train_variant_task(
         params["features.inputs_used"] = ",".join(data.features)
         x_test, _ = data.part("test")
         runs.tag_run(tracker, run_id, {"cudnn_eligible": str(cudnn_eligible(trained.model))})
+        logged = {
+            "epochs_run": fit["epochs_run"],
+            "best_epoch": fit["best_epoch"],
+            **runs.timing({k: fit[k] for k in ("train_seconds", "samples_per_second")}),
+        }
         model_uri = runs.log_variant(
-            tracker, run_id, params, fit, data.scaler, trained.model, x_test[:32]
+            tracker, run_id, params, logged, data.scaler, trained.model, x_test[:32]
         )
         fit["log_seconds"] = time.perf_counter() - t0
     logger.info(

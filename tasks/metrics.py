@@ -23,10 +23,15 @@ def naive_scale(train_prices: np.ndarray, lag: int = 1) -> float:
 def directional_accuracy(actual: np.ndarray, predicted: np.ndarray, anchor: np.ndarray) -> float:
     """Share of forecasts whose move from the origin price has the sign of the real move.
 
-    A forecast of no move (persistence) counts as right only when the price did not move.
+    A forecast of no move counts as right only when the price did not move. A forecast
+    that never moves (persistence) says nothing about direction: its accuracy is
+    undefined (NaN), not the share of days the price stood still, so it is never ranked
+    beside the models that do call a direction.
     """
     a = np.sign(np.asarray(actual) - np.asarray(anchor))
     p = np.sign(np.asarray(predicted) - np.asarray(anchor))
+    if not np.any(p):
+        return float("nan")
     return float(np.mean(a == p))
 
 

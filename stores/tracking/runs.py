@@ -29,6 +29,25 @@ from mlflow.tracking import MlflowClient
 
 from pricecast.stores.tracking.store import KIND_TAG, OWNER_TAG, Tracker, owner
 
+TIMING_PREFIX = "time/"
+"""Durations and throughput are logged as ``time/<name>``: the MLflow UI groups metrics by
+the part before ``/``, so they get a section of their own and leave the accuracy metrics
+(``rmse``, ``mase``, ``skill_vs_persistence``) to fill the compare view."""
+
+
+def run_name(ticker: str, as_of: str, variant: str | None = None) -> str:
+    """``AAPL 2020-12-11`` (a ticker's parent run) or ``AAPL lstm 2020-12-11`` (a variant's).
+
+    ``as_of`` is the last date of the data the run used, so repeated runs of a ticker
+    are told apart in the runs table, and runs on the same data line up.
+    """
+    return " ".join(p for p in (ticker, variant, as_of) if p)
+
+
+def timing(values: Mapping[str, float]) -> dict[str, float]:
+    """Metric names for durations and throughput, under :data:`TIMING_PREFIX`."""
+    return {f"{TIMING_PREFIX}{k}": v for k, v in values.items()}
+
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """Flatten nested config data to ``a.b.c`` → string values (MLflow params)."""
@@ -49,6 +68,9 @@ def start_ticker_run(
     tracker: Tracker, ticker: str, config: Mapping[str, Any], tags: Mapping[str, str]
 ) -> str:
     """Create the parent run of one ticker and log the flattened config.
+
+    The run is named by the ticker alone until its data's last date is known
+    (:func:`name_run`).
 
     Returns:
         The parent run id.
@@ -87,6 +109,11 @@ def log_data_info(
         client.set_tag(run_id, "data_notes", "\n".join(notes)[:5000])
 
 
+def name_run(tracker: Tracker, run_id: str, name: str) -> None:
+    """Rename a run (see :func:`run_name`)."""
+    tracker.client.update_run(run_id, name=name)
+
+
 def tag_run(tracker: Tracker, run_id: str, tags: Mapping[str, str]) -> None:
     """Set tags on a run."""
     client = tracker.client
@@ -111,9 +138,17 @@ def finish_run(tracker: Tracker, run_id: str, error: str | None = None) -> None:
 
 @contextmanager
 def variant_run(
-    tracker: Tracker, parent_id: str, ticker: str, name: str, tags: Mapping[str, str]
+    tracker: Tracker,
+    parent_id: str,
+    ticker: str,
+    name: str,
+    tags: Mapping[str, str],
+    as_of: str = "",
 ) -> Iterator[str]:
     """Open a child run for one variant as the current thread's active run.
+
+    It is named ``<ticker> <variant> <as_of>`` (:func:`run_name`), ``as_of`` being the
+    last date of the data it trains on.
 
     The run ends FINISHED, or FAILED (with the error tagged) if the block raises. While
     it is open, MLflow's fluent helpers in this thread (its Keras callback,
@@ -124,7 +159,7 @@ def variant_run(
     """
     with mlflow.start_run(
         experiment_id=tracker.experiment_id,
-        run_name=f"{ticker}-{name}",
+        run_name=run_name(ticker, as_of, name),
         parent_run_id=parent_id,
         nested=True,
         tags={
@@ -186,8 +221,10 @@ def log_variant(
 ) -> str:
     """Log a trained variant to its child run: params, fit figures, scaler and model.
 
-    The Keras model goes through MLflow's keras flavour (with a signature), which links
-    it to the thread's active run; ``run_id`` must be that run.
+    ``fit_metrics`` are logged at step 0 under the names given (durations already
+    under :data:`TIMING_PREFIX`, see :func:`timing`). The Keras model goes through
+    MLflow's keras flavour (with a signature), which links it to the thread's active
+    run; ``run_id`` must be that run.
 
     Returns:
         The logged model's URI (loadable with ``mlflow.pyfunc.load_model``).
@@ -227,7 +264,10 @@ def log_variant_evaluation(
     predictions: pd.DataFrame,
     figure: Figure,
 ) -> None:
-    """Log a variant's test-span scores beside ``<baseline>_<metric>``, its table and plot."""
+    """Log a variant's test-span scores beside ``<baseline>_<metric>``, its table and plot.
+
+    Undefined values (persistence's directional accuracy) are left out, not logged as 0.
+    """
     values = {k: float(v) for k, v in metrics.items()}
     for base, base_metrics in baseline_metrics.items():
         values.update({f"{base}_{k}": float(v) for k, v in base_metrics.items()})
@@ -241,17 +281,6 @@ def log_variant_evaluation(
             client.log_artifact(run_id, str(d / name))
 
 
-def log_ticker_summary(tracker: Tracker, run_id: str, files: list[Path], best: str) -> None:
-    """Log the per-ticker comparison files (table, plot, predictions) to the parent run.
-
-    ``best_by_rmse`` names the model (baselines included) with the lowest test-span RMSE.
-    """
-    client = tracker.client
-    for path in files:
-        client.log_artifact(run_id, str(path))
-    client.set_tag(run_id, "best_by_rmse", best)
-
-
 def log_backtest(tracker: Tracker, run_id: str, frame: pd.DataFrame, seconds: float) -> None:
     """Log a variant's backtest rows (``backtest.csv``) and its duration to its run."""
     client = tracker.client
@@ -259,35 +288,7 @@ def log_backtest(tracker: Tracker, run_id: str, frame: pd.DataFrame, seconds: fl
         path = Path(tmp) / "backtest.csv"
         frame.to_csv(path, index=False, date_format="%Y-%m-%d")
         client.log_artifact(run_id, str(path))
-    client.log_metric(run_id, "backtest_seconds", float(seconds))
-
-
-def log_backtest_summary(
-    tracker: Tracker,
-    run_id: str,
-    frame: pd.DataFrame,
-    summary: Mapping[str, Mapping[str, list[float]]],
-    figure: Figure,
-) -> None:
-    """Log the whole backtest (all models, baselines included) to a ticker's parent run."""
-    client = tracker.client
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        frame.to_csv(d / "backtest.csv", index=False, date_format="%Y-%m-%d")
-        (d / "backtest_metrics.json").write_text(json.dumps(summary, indent=1))
-        figure.savefig(d / "backtest.png")
-        for name in ("backtest.csv", "backtest_metrics.json", "backtest.png"):
-            client.log_artifact(run_id, str(d / name), "backtest")
-    now = int(time.time() * 1000)
-    metrics = [
-        Metric(f"backtest_{metric}_{model}", float(v), now, h)
-        for model, by_metric in summary.items()
-        for metric, values in by_metric.items()
-        for h, v in enumerate(values, start=1)
-        if np.isfinite(v)
-    ]
-    for i in range(0, len(metrics), 500):
-        client.log_batch(run_id, metrics=metrics[i : i + 500])
+    client.log_metric(run_id, f"{TIMING_PREFIX}backtest_seconds", float(seconds))
 
 
 def note_decision(tracker: Tracker, run_id: str, decision: str, best_model: str) -> None:

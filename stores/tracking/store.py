@@ -39,6 +39,20 @@ KIND_TAG = "pricecast.kind"
 OWNER_TAG = "pricecast.owner"
 """``host:pid`` of the process that opened a run (to find runs orphaned by a kill)."""
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+ML_EXPERIMENT_KIND = "custom_model_development"
+"""The MLflow UI (3.x) opens an experiment in its GenAI view ("Overview", traces,
+evaluations) unless the experiment's ``mlflow.experimentKind`` tag names a machine-learning
+kind: its bundled JavaScript (``mlflow/server/js/build/static/js/main.*.js``) maps
+``custom_model_development`` (like ``forecasting``, ``regression``, ...) to the workflow
+type ``machine_learning``, the classic runs table and charts. The UI's own "Machine
+learning" switch sets this same value."""
+
+ML_VIEW_QUERY = "workflowType=machine_learning"
+"""Query of every MLflow UI link the project builds: the UI reads ``workflowType`` from
+the link before the experiment's tag, so a link opens the classic view even on an
+experiment created elsewhere without the tag."""
+
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +84,8 @@ class Tracker:
         return MlflowClient(tracking_uri=self.uri)
 
     def run_url(self, run_id: str) -> str:
-        """Link to a run in the MLflow UI (relative fragment for a local store)."""
-        fragment = f"#/experiments/{self.experiment_id}/runs/{run_id}"
+        """Link to a run in the MLflow UI, classic view (relative fragment for a local store)."""
+        fragment = f"#/experiments/{self.experiment_id}/runs/{run_id}?{ML_VIEW_QUERY}"
         return fragment if self.local else f"{self.shown_uri.rstrip('/')}/{fragment}"
 
     def ui_command(self) -> str:
@@ -187,7 +201,8 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
     """Connect to the tracking store and get or create the experiment.
 
     With the default local store, artifacts go to ``FORECAST_HOME/mlartifacts``; with a
-    server, the server decides (artifact proxy).
+    server, the server decides (artifact proxy). An experiment without a kind is tagged
+    :data:`ML_EXPERIMENT_KIND`, so the MLflow UI opens it in the classic view.
 
     Args:
         name: Experiment name (from the config).
@@ -220,6 +235,8 @@ def open_experiment(name: str, home: Path, uri: str | None = None) -> Tracker:
                         raise
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
+        if EXPERIMENT_KIND_TAG not in exp.tags:  # a kind the user chose in the UI stays
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND)
         exp_id = exp.experiment_id
     except MlflowException as err:
         raise TrackingUnavailableError(

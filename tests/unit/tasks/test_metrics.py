@@ -62,7 +62,9 @@ def test_perfect_forecast():
 def test_directional_accuracy_flat_forecast_only_right_when_flat():
     actual = np.array([5.0, 6.0, 4.0, 5.0])
     anchor = np.array([5.0, 5.0, 5.0, 5.0])
-    assert directional_accuracy(actual, anchor, anchor) == 0.5  # rows 0 and 3 did not move
+    # A forecast that never moves calls no direction: undefined, not the still days' share.
+    assert math.isnan(directional_accuracy(actual, anchor, anchor))
+    assert directional_accuracy(actual, np.array([5.0, 5.5, 5.5, 5.0]), anchor) == 0.75
     assert directional_accuracy(actual, np.array([5.5, 5.5, 5.5, 5.5]), anchor) == 0.25
 
 
@@ -93,8 +95,8 @@ def test_seed_fb_persistence_score(fb_prepared):
     m = evaluate(d.actual_prices("test"), forecast, anchors, d.train_scale)
     assert m["rmse"] == pytest.approx(4.248, abs=1e-3)
     assert m["mape"] == pytest.approx(1.388, abs=1e-3)
-    # A flat forecast is never right about a move: FB moved every day of January 2020.
-    assert m["directional_accuracy"] == 0.0
+    # A flat forecast calls no direction: its directional accuracy is undefined.
+    assert math.isnan(m["directional_accuracy"])
     # The flow's scoring path gives the same numbers.
     scored = score(d, baseline_forecasts(d))["persistence"]
-    assert scored == pytest.approx(m)
+    assert scored == pytest.approx(m, nan_ok=True)
