@@ -28,7 +28,7 @@ from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.comparison import SKILL, comparison_table, pooled_scores, with_skill
 from pricecast.tasks.evaluation import Evaluation
 from pricecast.tasks.metrics import evaluate
-from pricecast.tasks.plots import backtest_figure
+from pricecast.tasks.plots import ahead, backtest_figure, date_span
 from pricecast.tasks.series import axis_label
 
 FINGERPRINT_TAG = "fingerprint"
@@ -232,8 +232,11 @@ def report_backtest(
     label = axis_label(config.data, ticker)
     runs.note_decision(tracker, parent_id, decision.reason, decision.best_model)
     rmse = {name: m["rmse"][h - 1] for name, m in backtest.summary.items()}
+    unit = "day" if config.data.series is None else "step"
+    span = date_span(pd.DatetimeIndex(frame.loc[frame["h"] == h, "date"]))
     figure = backtest_figure(
-        f"{ticker}: walk-forward backtest, {backtest.n_origins} origins (h={h})",
+        f"{ticker}: walk-forward backtest, {backtest.n_origins} origins, forecasts "
+        f"{ahead(h, unit)}, {span}",
         frame,
         rmse,
         h,

@@ -15,7 +15,7 @@ from pricecast.stores.prices import csv_path_for, load_prices
 from pricecast.stores.series_files import load_series
 from pricecast.stores.tracking import registry, store
 from pricecast.tasks.calendar import sessions_behind
-from pricecast.tasks.plots import outlook_figure
+from pricecast.tasks.plots import ahead, date_span, outlook_figure
 from pricecast.tasks.series import steps_behind, validate_by_kind
 
 HISTORY_DAYS = 130
@@ -123,10 +123,10 @@ def predict_ahead(
     out = out_dir or home / "predictions" / ticker / f"{last:%Y-%m-%d}"
     target = forecaster.spec.target
     history = prices[target].iloc[-HISTORY_DAYS:]
+    unit = "day" if spec.frequency is None else "step"
     fig = outlook_figure(
-        f"{ticker} {target}: last {len(history)} {'days' if spec.frequency is None else 'steps'} "
-        f"and the next {len(frame)} "
-        f"(champion v{version.version}, {forecaster.spec.variant})",
+        f"{ticker}: real {date_span(history.index)}, forecast path "
+        f"{ahead(len(frame), unit)} (champion v{version.version}, {forecaster.spec.variant})",
         history,
         frame.set_index("date")["forecast"],
         ylabel=label,

@@ -22,6 +22,53 @@ BASELINE_STYLE = {
     "moving_average": "--",
     "seasonal_naive": "--",
 }
+BASELINE_COLOR = {
+    "persistence": "0.25",
+    "drift": "tab:brown",
+    "moving_average": "tab:olive",
+    "seasonal_naive": "tab:pink",
+}
+MODEL_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:cyan")
+REFERENCE = "persistence"
+"""The model the skill panel measures every other against."""
+
+
+def ahead(h: int, unit: str = "day") -> str:
+    """Plain words for a step ahead: ``1 day ahead``, ``3 days ahead``, ``2 steps ahead``."""
+    return f"{h} {unit}{'' if h == 1 else 's'} ahead"
+
+
+def date_span(index: pd.Index) -> str:
+    """``2020-05-01 to 2020-06-30``: the first and last date of a series."""
+    return f"{pd.Timestamp(index.min()):%Y-%m-%d} to {pd.Timestamp(index.max()):%Y-%m-%d}"
+
+
+def line_styles(names: list[str]) -> dict[str, dict[str, Any]]:
+    """One style per model: bold solid colours for learned models, thin light baselines.
+
+    With up to six lines on one chart, the models a user compares stand out and the
+    baselines stay readable behind them; each model keeps its colour in every panel.
+    """
+    styles, i = {}, 0
+    for name in names:
+        if name in BASELINE_STYLE:
+            styles[name] = {
+                "ls": BASELINE_STYLE[name],
+                "lw": 1.0,
+                "alpha": 0.8,
+                "color": BASELINE_COLOR[name],
+            }
+        else:
+            styles[name] = {"ls": "-", "lw": 1.6, "color": MODEL_COLORS[i % len(MODEL_COLORS)]}
+            i += 1
+    return styles
+
+
+def _date_axis(ax: Any) -> None:
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.grid(alpha=0.3)
 
 
 def _finish(
@@ -30,13 +77,70 @@ def _finish(
     """Title, value axis (``price`` or a series' name and unit), grid, date ticks, legend."""
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _date_axis(ax)
     ax.legend(loc="best", fontsize=legend_size)
     fig.tight_layout()
     return fig
+
+
+def draw_real(ax: Any, values: pd.Series, label: str = "real", **style: Any) -> None:
+    """The real values as a line (black and bold unless ``style`` says otherwise)."""
+    style = {"color": "black", "lw": 2.0, **style}
+    ax.plot(values.index, values.to_numpy(), label=label, **style)
+
+
+def draw_forecasts(
+    ax: Any,
+    forecasts: Mapping[str, pd.Series],
+    rmse: Mapping[str, float],
+    styles: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Each model's forecast line, its RMSE in the legend."""
+    for name, series in forecasts.items():
+        label = f"{name} (RMSE {rmse[name]:.3f})" if name in rmse else name
+        marker = "." if len(series) < 60 and name not in BASELINE_STYLE else None
+        ax.plot(series.index, series.to_numpy(), marker=marker, label=label, **styles[name])
+
+
+def skill_curves(actual: pd.Series, forecasts: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """Cumulative absolute error of each model minus persistence's, by date.
+
+    Below zero a model has so far erred less than persistence over the span; the slope
+    shows where it gains or loses. Persistence's own curve is 0 and is left out.
+
+    Raises:
+        KeyError: If there is no persistence forecast to compare with.
+    """
+    if REFERENCE not in forecasts:
+        raise KeyError(f"no {REFERENCE} forecast to compare with (got {sorted(forecasts)})")
+    ref = (forecasts[REFERENCE] - actual).abs()
+    return pd.DataFrame(
+        {
+            name: ((series - actual).abs() - ref).cumsum()
+            for name, series in forecasts.items()
+            if name != REFERENCE
+        },
+        index=actual.index,
+    )
+
+
+def draw_skill(
+    ax: Any,
+    actual: pd.Series,
+    forecasts: Mapping[str, pd.Series],
+    styles: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """The skill panel: :func:`skill_curves` with a zero line (persistence) to read them by."""
+    curves = skill_curves(actual, forecasts)
+    for name in curves:
+        ax.plot(curves.index, curves[name].to_numpy(), **styles[name])
+    ax.axhline(0.0, color=BASELINE_COLOR[REFERENCE], lw=1.0, ls=BASELINE_STYLE[REFERENCE])
+    ax.set_ylabel("cum. |error| minus\npersistence's", fontsize=9)
+    ax.text(
+        0.01, 0.04, "below 0: better than persistence so far", transform=ax.transAxes,
+        fontsize=8, color="0.3",
+    )  # fmt: skip
+    _date_axis(ax)
 
 
 def forecast_figure(
@@ -47,58 +151,76 @@ def forecast_figure(
     rmse: Mapping[str, float],
     ylabel: str = "price",
 ) -> Figure:
-    """Real prices with each model's (inverse-scaled) forecast over the test span.
+    """Real values with each model's forecast, and below them the skill panel.
 
     Args:
-        title: Figure title (ticker, target, horizon).
-        context: Real prices before the test span (the tail of training), for context.
-        actual: Real prices over the test span.
-        forecasts: Forecast prices per model name (baselines included), indexed by date.
+        title: Figure title (ticker, steps ahead in words, date span).
+        context: Real values before the span, for context (empty: none drawn, and no
+            legend entry for it).
+        actual: Real values over the span.
+        forecasts: Forecasts per model name (baselines included), indexed by date.
         rmse: RMSE per model name, shown in the legend.
-        ylabel: Label of the value axis.
+        ylabel: Label of the value axis (series and unit, e.g. ``adj. close, USD``).
 
     Returns:
-        The figure; the caller saves it.
+        The figure (the skill panel only when persistence is among the forecasts); the
+        caller saves it.
     """
-    fig = Figure(figsize=(11, 5.5), dpi=100)
-    ax = fig.subplots()
-    ax.plot(context.index, context.to_numpy(), color="0.6", lw=1.2, label="real (before test)")
-    ax.plot(actual.index, actual.to_numpy(), color="black", lw=2.0, label="real")
-    for name, series in forecasts.items():
-        style = BASELINE_STYLE.get(name, "-")
-        label = f"{name} (RMSE {rmse[name]:.3f})" if name in rmse else name
-        ax.plot(
-            series.index,
-            series.to_numpy(),
-            ls=style,
-            lw=1.4,
-            marker="." if len(series) < 60 else None,
-            label=label,
-        )
-    if len(actual):
-        ax.axvline(actual.index[0], color="0.8", lw=1, ls="--")
-    return _finish(fig, ax, title, legend_size=9, ylabel=ylabel)
+    fig = Figure(figsize=(11, 7), dpi=100)
+    skill = REFERENCE in forecasts and len(forecasts) > 1
+    if skill:
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    else:
+        top, bottom = fig.subplots(), None
+    styles = line_styles(list(forecasts))
+    if len(context):
+        draw_real(top, context, "real (before test)", color="0.6", lw=1.2)
+    draw_real(top, actual)
+    draw_forecasts(top, forecasts, rmse, styles)
+    if len(context) and len(actual):
+        top.axvline(actual.index[0], color="0.8", lw=1, ls="--")
+    if bottom is not None:
+        draw_skill(bottom, actual, forecasts, styles)
+    return _finish(fig, top, title, legend_size=9, ylabel=ylabel)
+
+
+def draw_outlook(ax: Any, history: pd.Series, forecast: pd.Series) -> None:
+    """The forecast path: a line from the last real value through every step ahead."""
+    joined = pd.concat([history.iloc[-1:], forecast])
+    ax.plot(
+        joined.index, joined.to_numpy(), color="tab:blue", lw=2, marker="o", ms=4,
+        label=f"forecast, {len(forecast)} step{'' if len(forecast) == 1 else 's'}",
+    )  # fmt: skip
+    ax.axvline(history.index[-1], color="0.7", lw=1, ls="--")
+    last = forecast.iloc[-1]
+    ax.annotate(
+        f"{last:.2f}", (forecast.index[-1], last), textcoords="offset points", xytext=(6, 0),
+        va="center", fontsize=9, color="tab:blue",
+    )  # fmt: skip
 
 
 def outlook_figure(
-    title: str, history: pd.Series, forecast: pd.Series, ylabel: str = "price"
+    title: str, history: pd.Series, forecast: pd.Series, ylabel: str = "price", zoom: int = 15
 ) -> Figure:
-    """Recent real prices followed by the forecast of the next days.
+    """Recent real values followed by the forecast path, and the path zoomed in beside them.
+
+    A few steps ahead take a sliver of a chart of months, so the right-hand panel shows
+    the last ``zoom`` real values and the path alone, where its shape can be read.
 
     Args:
         title: Figure title.
-        history: Real prices of the last months, indexed by date.
-        forecast: Forecast prices, indexed by the future dates.
+        history: Real values of the last months, indexed by date.
+        forecast: Forecast values, indexed by the future dates.
         ylabel: Label of the value axis.
+        zoom: Real values drawn before the path in the zoomed panel.
     """
-    fig = Figure(figsize=(11, 5), dpi=100)
-    ax = fig.subplots()
-    ax.plot(history.index, history.to_numpy(), color="black", lw=1.5, label="real")
-    joined = pd.concat([history.iloc[-1:], forecast])
-    ax.plot(
-        joined.index, joined.to_numpy(), color="tab:blue", lw=2, marker="o", ms=4, label="forecast"
-    )
-    ax.axvline(history.index[-1], color="0.7", lw=1, ls="--")
+    fig = Figure(figsize=(12, 5), dpi=100)
+    ax, near = fig.subplots(1, 2, width_ratios=[3, 1])
+    for axes, real in ((ax, history), (near, history.iloc[-zoom:])):
+        draw_real(axes, real, lw=1.5)
+        draw_outlook(axes, real, forecast)
+    near.set_title(f"last {min(zoom, len(history))} and the path", fontsize=10)
+    _date_axis(near)
     return _finish(fig, ax, title, ylabel=ylabel)
 
 
@@ -108,28 +230,32 @@ def test_span_figure(
     rmse: Mapping[str, float],
     context_days: int = 60,
 ) -> Figure:
-    """Real prices vs the h=1 forecast of every model over a ticker's test span.
+    """Real prices vs the one-step-ahead forecast of every model over a ticker's test span.
 
     Args:
-        data: The prepared data (dates, prices, test origins).
+        data: The prepared data (dates, prices, test origins, axis label).
         forecasts: Forecast prices ``(n, H)`` per model name, baselines included.
         rmse: RMSE per model name (legend).
-        context_days: Days of real prices shown before the test span.
+        context_days: Most days of real prices shown before the test span (no more
+            than the span itself has).
     """
     dates = data.target_dates("test")
     actual = pd.Series(data.actual_prices("test")[:, 0], index=dates)
     first = int(np.searchsorted(data.dates, dates[0]))
-    lo = max(0, first - context_days)
+    lo = max(0, first - min(context_days, len(dates)))  # the span keeps half the width
     context = pd.Series(data.prices[lo : first + 1], index=data.dates[lo : first + 1])
     lines = {name: pd.Series(np.asarray(p)[:, 0], index=dates) for name, p in forecasts.items()}
-    title = f"{data.ticker}: real vs forecast (h=1 of {data.horizon}), test span"
+    unit = "day" if data.frequency is None else "step"
+    title = f"{data.ticker}: forecasts {ahead(1, unit)} vs real, test span {date_span(dates)}"
+    if data.horizon > 1:
+        title += f" (models forecast up to {ahead(data.horizon, unit)})"
     return forecast_figure(title, context, actual, lines, rmse, data.label)
 
 
 def backtest_figure(
     title: str, frame: pd.DataFrame, rmse: Mapping[str, float], h: int = 1, ylabel: str = "price"
 ) -> Figure:
-    """Real prices vs every model's step-``h`` backtest forecasts (baselines included).
+    """Real values vs every model's step-``h`` backtest forecasts (baselines included).
 
     Args:
         title: Figure title.

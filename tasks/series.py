@@ -168,7 +168,8 @@ def validate_by_kind(
 
     Returns:
         ``(validated, frequency, axis label)``: the frequency is ``None`` for prices (they
-        follow the exchange calendar); the label is ``price`` or the series' name and unit.
+        follow the exchange calendar); the label is the price column and currency, or the
+        series' name and unit (:func:`axis_label`).
 
     Raises:
         PriceDataError: Naming the series or ticker, the date, the column or the field.
@@ -184,10 +185,19 @@ def validate_by_kind(
     return checked, freq, axis_label(data, name)
 
 
+PRICE_WORDS = {"adj_close": "adj. close"}
+"""Price columns named in plain words on axes (the others read as they are)."""
+PRICE_CURRENCY = "USD"
+"""Currency of price axes: the prices Yahoo serves for the exchanges forecast here."""
+
+
 def axis_label(data: DataConfig, name: str) -> str:
-    """Label of the value axis: ``price``, or the series' own name and unit."""
+    """Label of the value axis: the price column and currency, or a series' name and unit.
+
+    For prices, e.g. ``adj. close, USD``; for a series, e.g. ``TEMP (°C)``.
+    """
     if data.kind == "prices" or data.series is None:
-        return "price"
+        return f"{PRICE_WORDS.get(data.target, data.target)}, {PRICE_CURRENCY}"
     unit = data.series.unit
     return f"{name} ({unit})" if unit else name
 
