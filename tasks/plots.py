@@ -72,13 +72,24 @@ def _date_axis(ax: Any) -> None:
 
 
 def _finish(
-    fig: Figure, ax: Any, title: str, legend_size: float | None = None, ylabel: str = "price"
+    fig: Figure,
+    ax: Any,
+    title: str,
+    legend_size: float | None = None,
+    ylabel: str = "price",
+    beside: bool = False,
 ) -> Figure:
-    """Title, value axis (``price`` or a series' name and unit), grid, date ticks, legend."""
+    """Title, value axis (``price`` or a series' name and unit), grid, date ticks, legend.
+
+    ``beside`` puts the legend right of the chart, where it never hides a line.
+    """
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     _date_axis(ax)
-    ax.legend(loc="best", fontsize=legend_size)
+    if beside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=legend_size)
+    else:
+        ax.legend(loc="best", fontsize=legend_size)
     fig.tight_layout()
     return fig
 
@@ -130,16 +141,36 @@ def draw_skill(
     forecasts: Mapping[str, pd.Series],
     styles: Mapping[str, Mapping[str, Any]],
 ) -> None:
-    """The skill panel: :func:`skill_curves` with a zero line (persistence) to read them by."""
+    """The skill panel: :func:`skill_curves` with a zero line (persistence) to read them by.
+
+    Models far worse than the others (reaching over four times as far above 0 as the
+    others' whole range) would flatten them onto the zero line: the scale follows the
+    others, and a note names the far-off models and where they end. A model far
+    *better* than the others is always drawn in full.
+    """
     curves = skill_curves(actual, forecasts)
     for name in curves:
         ax.plot(curves.index, curves[name].to_numpy(), **styles[name])
     ax.axhline(0.0, color=BASELINE_COLOR[REFERENCE], lw=1.0, ls=BASELINE_STYLE[REFERENCE])
-    ax.set_ylabel("cum. |error| minus\npersistence's", fontsize=9)
-    ax.text(
-        0.01, 0.04, "below 0: better than persistence so far", transform=ax.transAxes,
-        fontsize=8, color="0.3",
+    off, lo, hi = [], 0.0, 0.0
+    top = curves.max().sort_values(ascending=False)  # how far above 0 each one gets
+    for i in range(1, len(top)):
+        kept = curves[top.index[i:]]
+        lo, hi = min(0.0, kept.min().min()), max(0.0, kept.max().max())
+        if top.iloc[i - 1] > 4 * (hi - lo) > 0:
+            off = list(top.index[:i])
+            break
+    if off:
+        pad = 0.1 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
+        note = ", ".join(f"{n} (ends at {curves[n].iloc[-1]:+.1f})" for n in off)
+        ax.text(0.99, 0.95, f"off the scale: {note}", transform=ax.transAxes, ha="right",
+                va="top", fontsize=8, color="0.3")  # fmt: skip
+    ax.set_title(
+        "cumulative |error| minus persistence's: below 0, better than persistence so far",
+        fontsize=9, loc="left",
     )  # fmt: skip
+    ax.set_ylabel("difference", fontsize=9)
     _date_axis(ax)
 
 
@@ -166,7 +197,7 @@ def forecast_figure(
         The figure (the skill panel only when persistence is among the forecasts); the
         caller saves it.
     """
-    fig = Figure(figsize=(11, 7), dpi=100)
+    fig = Figure(figsize=(13, 7), dpi=100)
     skill = REFERENCE in forecasts and len(forecasts) > 1
     if skill:
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
@@ -181,7 +212,7 @@ def forecast_figure(
         top.axvline(actual.index[0], color="0.8", lw=1, ls="--")
     if bottom is not None:
         draw_skill(bottom, actual, forecasts, styles)
-    return _finish(fig, top, title, legend_size=9, ylabel=ylabel)
+    return _finish(fig, top, title, legend_size=9, ylabel=ylabel, beside=True)
 
 
 def draw_outlook(ax: Any, history: pd.Series, forecast: pd.Series) -> None:
@@ -219,7 +250,8 @@ def outlook_figure(
     for axes, real in ((ax, history), (near, history.iloc[-zoom:])):
         draw_real(axes, real, lw=1.5)
         draw_outlook(axes, real, forecast)
-    near.set_title(f"last {min(zoom, len(history))} and the path", fontsize=10)
+    near.set_title(f"zoom: the last {min(zoom, len(history))} real values and the path", fontsize=9)
+    near.margins(x=0.15)  # room for the last value's label
     _date_axis(near)
     return _finish(fig, ax, title, ylabel=ylabel)
 

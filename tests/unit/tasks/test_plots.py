@@ -56,7 +56,7 @@ def test_test_span_figure_has_a_skill_panel_words_and_units(fb_prepared, seed_fb
     )
     np.testing.assert_allclose(lstm, expected)
     assert lstm[-1] < 0
-    assert "persistence" in bottom.get_ylabel()
+    assert "below 0, better than persistence" in bottom.get_title(loc="left")
 
 
 def test_backtest_figure_has_no_before_line_and_a_skill_panel(fb_seed_prices, seed_fb_config):
@@ -76,6 +76,18 @@ def test_backtest_figure_has_no_before_line_and_a_skill_panel(fb_seed_prices, se
     )
     drift = np.asarray(bottom.get_lines()[0].get_ydata(), dtype=float)
     np.testing.assert_allclose(drift, (err["drift"] - err["persistence"]).cumsum().to_numpy())
+
+
+def test_a_model_far_off_leaves_the_skill_scale_to_the_others(fb_prepared):
+    pers = baseline_forecasts(fb_prepared)["persistence"]
+    actual = fb_prepared.actual_prices("test")
+    forecasts = {"lstm": (pers + actual) / 2, "rnn": pers - 30.0, "persistence": pers}
+    bottom = plots.test_span_figure(fb_prepared, forecasts, {}).axes[1]
+    lstm, rnn = (np.asarray(line.get_ydata(), dtype=float) for line in bottom.get_lines()[:2])
+    low, high = bottom.get_ylim()
+    assert low <= lstm.min() and high >= 0 and rnn.max() > 10 * high
+    note = " ".join(t.get_text() for t in bottom.texts)
+    assert f"off the scale: rnn (ends at {rnn[-1]:+.1f})" in note
 
 
 def test_skill_curves_need_persistence():
