@@ -28,7 +28,8 @@ from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.comparison import SKILL, comparison_table, pooled_scores, with_skill
 from pricecast.tasks.evaluation import Evaluation
 from pricecast.tasks.metrics import evaluate
-from pricecast.tasks.plots import ahead, backtest_figure, date_span
+from pricecast.tasks.plot_layers import ahead, date_span
+from pricecast.tasks.plots import backtest_figure
 from pricecast.tasks.series import axis_label
 
 FINGERPRINT_TAG = "fingerprint"

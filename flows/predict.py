@@ -15,7 +15,8 @@ from pricecast.stores.prices import csv_path_for, load_prices
 from pricecast.stores.series_files import load_series
 from pricecast.stores.tracking import registry, store
 from pricecast.tasks.calendar import sessions_behind
-from pricecast.tasks.plots import ahead, date_span, outlook_figure
+from pricecast.tasks.plot_layers import ahead, date_span
+from pricecast.tasks.plots import outlook_figure
 from pricecast.tasks.series import steps_behind, validate_by_kind
 
 HISTORY_DAYS = 130

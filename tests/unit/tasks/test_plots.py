@@ -14,7 +14,8 @@ from pricecast.tasks.backtest import walk_forward
 from pricecast.tasks.baselines import drift_model
 from pricecast.tasks.evaluation import baseline_forecasts, forecast_split
 from pricecast.tasks.metrics import evaluate
-from pricecast.tasks.plots import backtest_figure, outlook_figure, skill_curves
+from pricecast.tasks.plot_layers import skill_curves
+from pricecast.tasks.plots import backtest_figure, outlook_figure
 from pricecast.tasks.series import axis_label
 
 
