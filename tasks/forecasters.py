@@ -163,8 +163,11 @@ class WindowSetup:
 
 @dataclass(frozen=True)
 class Fitted:
-    """State of a windowed model: its own state, its training set's scaler and, when
-    asked for, the residuals of its validation span."""
+    """State of a windowed model.
+
+    Its own state, its training set's scaler and, when asked for, the residuals of its
+    validation span (see :class:`WindowSetup`).
+    """
 
     model: Any
     scaler: SeriesScaler

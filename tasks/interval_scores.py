@@ -33,9 +33,7 @@ def relative_width(lower: np.ndarray, upper: np.ndarray, anchor: np.ndarray) -> 
     return float(np.mean((np.asarray(upper) - np.asarray(lower)) / np.asarray(anchor)))
 
 
-def interval_score(
-    actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float
-) -> float:
+def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> float:
     """Mean interval (Winkler) score of central intervals at ``level``.
 
     ``(u - l) + 2/a * (l - y)`` when ``y < l``, ``+ 2/a * (y - u)`` when ``y > u``, with
