@@ -345,6 +345,11 @@ class RunConfig(_Strict):
             raise ValueError(
                 f"champion.h ({self.champion.h}) exceeds features.horizon ({self.features.horizon})"
             )
+        if self.champion.metric == "interval_score" and self.intervals is None:
+            raise ValueError(
+                "champion.metric 'interval_score' ranks prediction intervals: "
+                "intervals must not be null"
+            )
         return self
 
     def variant(self, name: str) -> VariantConfig:

@@ -55,6 +55,7 @@ def backtest_ticker(
         backtest=bt,
         target=config.data.target,
         season_length=series.season_length if series else None,
+        intervals=config.intervals,
     )
     frame = pd.concat([*parts, baselines], ignore_index=True)
     scale = insample_scale(data.frame[config.data.target], frame["cutoff"].min())

@@ -103,3 +103,21 @@ def common_rows(frame: pd.DataFrame, levels: Sequence[float]) -> pd.Series:
     banded = np.isfinite(frame[cols].to_numpy(dtype="float64")).all(axis=1)
     keys = [frame["cutoff"], frame["h"]]
     return pd.Series(banded, index=frame.index).groupby(keys).transform("all").astype(bool)
+
+
+def by_horizon(frame: pd.DataFrame) -> dict[str, list[float]]:
+    """Interval metrics of one model's backtest rows per step ahead (``{}``: no bands).
+
+    Returns:
+        ``{metric: [h=1, h=2, ...]}`` as :func:`interval_metrics` names them, on the
+        rows banded at every level.
+    """
+    levels = levels_of(frame)
+    if not levels:
+        return {}
+    rows = frame[common_rows(frame, levels)]
+    out: dict[str, list[float]] = {}
+    for h in sorted(frame["h"].unique()):
+        for metric, value in interval_metrics(rows[rows["h"] == h], levels).items():
+            out.setdefault(metric, []).append(value)
+    return out

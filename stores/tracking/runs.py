@@ -252,14 +252,33 @@ def log_ticker_summary(tracker: Tracker, run_id: str, files: list[Path], best: s
     client.set_tag(run_id, "best_by_rmse", best)
 
 
-def log_backtest(tracker: Tracker, run_id: str, frame: pd.DataFrame, seconds: float) -> None:
-    """Log a variant's backtest rows (``backtest.csv``) and its duration to its run."""
+def log_backtest(
+    tracker: Tracker,
+    run_id: str,
+    frame: pd.DataFrame,
+    seconds: float,
+    metrics: Mapping[str, list[float]] | None = None,
+) -> None:
+    """Log a variant's backtest rows (``backtest.csv``) and its duration to its run.
+
+    ``metrics`` (``{metric: [h=1, ...]}``, e.g. its interval scores) are logged as
+    ``backtest_<metric>`` with the step ahead as the metric's step.
+    """
     client = tracker.client
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "backtest.csv"
         frame.to_csv(path, index=False, date_format="%Y-%m-%d")
         client.log_artifact(run_id, str(path))
     client.log_metric(run_id, "backtest_seconds", float(seconds))
+    now = int(time.time() * 1000)
+    by_h = [
+        Metric(f"backtest_{name}", float(v), now, h)
+        for name, values in (metrics or {}).items()
+        for h, v in enumerate(values, start=1)
+        if np.isfinite(v)
+    ]
+    if by_h:
+        client.log_batch(run_id, metrics=by_h)
 
 
 def log_backtest_summary(
