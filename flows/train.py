@@ -28,9 +28,9 @@ from pricecast.models.training import EpochLogger, StopWhenSet, seed_process
 from pricecast.models.variant import keras_model_fns, train_variant
 from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.backtest import walk_forward
-from pricecast.tasks.interval_scores import by_horizon
 from pricecast.tasks.dataset import Dataset, build_dataset
 from pricecast.tasks.evaluation import forecast_split
+from pricecast.tasks.interval_scores import by_horizon
 
 
 @task(name="train-variant", task_run_name="train-{ticker}-{variant.name}", cache_policy=NO_CACHE)
