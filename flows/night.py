@@ -161,6 +161,7 @@ def production_refit(
         ticker,
         val_fraction=val,
         calendar=config.live.calendar,
+        intervals=config.intervals,
     )
     run_id = live.start_production_run(live_tracker, ticker, f"{as_of}", name)
     try:

@@ -18,6 +18,7 @@ import pandas as pd
 from pricecast.models.training import predict
 from pricecast.tasks.calendar import next_sessions
 from pricecast.tasks.features import input_frame, prices_from_targets
+from pricecast.tasks.intervals import shifted
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.series import next_dates
 from pricecast.tasks.windows import windows
@@ -39,6 +40,9 @@ class ForecastSpec:
         calendar: Exchange calendar whose sessions the forecasts target (prices).
         frequency: Pandas offset alias of a generic series' dates (``None``: prices,
             which follow ``calendar``).
+        bands: Residual quantiles per bound column (``lower_80``, ...) and step ahead,
+            from the validation span the model did not train on (``None``: no bands).
+        relative: The quantiles are log ratios (prices), not differences.
     """
 
     ticker: str
@@ -51,6 +55,8 @@ class ForecastSpec:
     trained_until: str
     calendar: str = "XNYS"
     frequency: str | None = None
+    bands: dict[str, list[float]] | None = None
+    relative: bool = True
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -120,6 +126,17 @@ class Forecaster:
         anchors = prices[self.spec.target].loc[feats.index[rows]].to_numpy(dtype="float64")
         return prices_from_targets(out, anchors, self.spec.transform)
 
+    def bands(self, forecasts: np.ndarray) -> dict[str, np.ndarray]:
+        """Bounds around forecasts ``(n, h)`` per bound column (``{}`` without bands).
+
+        Each step ahead is moved by the residual quantiles the spec keeps for it.
+        """
+        f = np.asarray(forecasts, dtype="float64")
+        return {
+            col: shifted(f, np.asarray(q[: f.shape[1]], dtype="float64"), self.spec.relative)
+            for col, q in (self.spec.bands or {}).items()
+        }
+
     def forecast(self, prices: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         """Forecast the sessions after the last price (the spec's calendar or frequency).
 
@@ -128,7 +145,8 @@ class Forecaster:
             horizon: Days ahead (default and maximum: the model's horizon).
 
         Returns:
-            A frame with columns ``date`` and ``forecast`` (prices), one row per day ahead.
+            A frame with columns ``date`` and ``forecast`` (prices), one row per day
+            ahead, then ``lower_80, upper_80, ...`` when the spec keeps bands.
 
         Raises:
             ValueError: If the frame is too short, lacks a column, or the horizon exceeds
@@ -150,4 +168,5 @@ class Forecaster:
             dates = next_dates(last, h, self.spec.frequency)
         else:
             dates = next_sessions(last, h, self.spec.calendar)
-        return pd.DataFrame({"date": dates, "forecast": values})
+        bounds = {c: v[0] for c, v in self.bands(values[None, :]).items()}
+        return pd.DataFrame({"date": dates, "forecast": values, **bounds})

@@ -177,3 +177,28 @@ def conformal_bands(
                 q[f"lower_{level_name(level)}"][i, col] = lo
                 q[f"upper_{level_name(level)}"][i, col] = hi
     return {c: shifted(pred, v, relative) for c, v in q.items()}
+
+
+def latest_quantiles(
+    calibration: Calibration,
+    origin: int,
+    horizon: int,
+    levels: Sequence[float],
+    window: int = 250,
+    min_residuals: int = 20,
+) -> dict[str, list[float]] | None:
+    """Residual quantiles per bound column and step ahead, from those usable at ``origin``.
+
+    What a model fitted once keeps to band every later forecast (the registered
+    forecaster); ``None`` when some step has fewer than ``min_residuals`` residuals.
+    """
+    out: dict[str, list[float]] = {c: [] for c in bound_columns(levels)}
+    for h in range(1, horizon + 1):
+        idx = calibration.usable(origin, h, window)
+        if len(idx) < min_residuals:
+            return None
+        for level in levels:
+            lo, hi = conformal_quantiles(calibration.residual[idx, h - 1], level)
+            out[f"lower_{level_name(level)}"].append(lo)
+            out[f"upper_{level_name(level)}"].append(hi)
+    return out
