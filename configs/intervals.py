@@ -22,6 +22,10 @@ class IntervalsConfig(Strict):
             the bands follow volatility as it changes).
         min_residuals: Fewest residuals a band is built from; a forecast with fewer
             behind it gets no band (NaN) rather than a band from a handful of errors.
+        volatility_halflife: Scale every residual by the exponentially weighted
+            volatility of the one-day moves up to its origin, with this half-life in
+            rows (normalised conformal: bands widen as soon as volatility rises);
+            ``null``: plain residuals.
     """
 
     levels: Annotated[
@@ -52,6 +56,17 @@ class IntervalsConfig(Strict):
             description="A forecast with fewer calibration residuals behind it gets no band",
         ),
     ] = 20
+
+    volatility_halflife: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            le=1000,
+            title="Volatility half-life",
+            description="Scale residuals by the EWMA volatility of daily moves with this "
+            "half-life in rows (null: unscaled residuals)",
+        ),
+    ] = None
 
     @field_validator("levels")
     @classmethod

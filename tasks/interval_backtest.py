@@ -12,7 +12,7 @@ import numpy as np
 
 from pricecast.configs.intervals import IntervalsConfig
 from pricecast.tasks.forecasters import ForecastModel, Series
-from pricecast.tasks.intervals import Calibration, conformal_bands
+from pricecast.tasks.intervals import Calibration, conformal_bands, ewma_volatility
 
 
 def relative_space(series: Series, target: str) -> bool:
@@ -90,6 +90,9 @@ def banded_forecasts(
     calibration = model_calibration(
         model, series, origins, segments, states, forecasts, intervals.window, relative
     )
+    vol = None
+    if intervals.volatility_halflife is not None:
+        vol = ewma_volatility(series.prices, relative, intervals.volatility_halflife)
     bands = conformal_bands(
         calibration,
         origins,
@@ -98,5 +101,6 @@ def banded_forecasts(
         relative,
         intervals.window,
         intervals.min_residuals,
+        vol,
     )
     return forecasts, bands

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 def level_name(level: float) -> str:
@@ -141,6 +142,20 @@ def conformal_quantiles(pool: np.ndarray, level: float) -> tuple[float, float]:
     return float(s[max(k - 1, 0)]), float(s[min(n - k, n - 1)])
 
 
+def ewma_volatility(prices: np.ndarray, relative: bool, halflife: float) -> np.ndarray:
+    """Volatility of one-step moves at every row, from the moves up to that row only.
+
+    The exponentially weighted root mean square of the log-returns (relative) or the
+    differences, with the given half-life in rows (RiskMetrics' 0.94 is about 11); row
+    0, which has no move, gets row 1's value.
+    """
+    p = np.asarray(prices, dtype="float64")
+    moves = residuals(p[1:], p[:-1], relative)
+    mean_sq = pd.Series(moves**2).ewm(halflife=halflife, adjust=True).mean().to_numpy()
+    vol = np.sqrt(np.concatenate([mean_sq[:1], mean_sq]))
+    return np.where(vol > 0, vol, np.nan)
+
+
 def conformal_bands(
     calibration: Calibration,
     origins: np.ndarray,
@@ -149,8 +164,14 @@ def conformal_bands(
     relative: bool,
     window: int = 250,
     min_residuals: int = 20,
+    volatility: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Bands around forecasts ``(n, H)`` made at ``origins``, per level.
+
+    With ``volatility`` (per row, see :func:`ewma_volatility`) the conformal scores
+    are the residuals over the volatility at their own origin, and a band is their
+    quantiles times the volatility at its origin (normalised conformal): the band
+    widens as soon as the market moves more, not once a window of misses has passed.
 
     Args:
         calibration: The model's out-of-sample residuals.
@@ -160,6 +181,7 @@ def conformal_bands(
         relative: Log residuals (prices) or differences (a generic series).
         window: Latest residuals kept per step ahead.
         min_residuals: Fewer usable residuals give no band (NaN).
+        volatility: Per-row scale of the scores (``None``: plain residuals).
 
     Returns:
         ``{"lower_80": (n, H), "upper_80": (n, H), ...}`` (see :func:`bound_columns`).
@@ -172,8 +194,12 @@ def conformal_bands(
             if len(idx) < min_residuals:
                 continue
             pool = calibration.residual[idx, col]
+            unit = 1.0
+            if volatility is not None:
+                pool = pool / volatility[calibration.origin[idx]]
+                unit = float(volatility[origin])
             for level in levels:
-                lo, hi = conformal_quantiles(pool, level)
+                lo, hi = (unit * v for v in conformal_quantiles(pool, level))
                 q[f"lower_{level_name(level)}"][i, col] = lo
                 q[f"upper_{level_name(level)}"][i, col] = hi
     return {c: shifted(pred, v, relative) for c, v in q.items()}

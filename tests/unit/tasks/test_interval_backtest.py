@@ -147,3 +147,27 @@ def test_no_calibration_residual_was_trained_on_or_lies_after_the_origin():
             assert (made_at[idx] <= origin).all()
             used += len(idx)
     assert used > 0
+
+
+def test_volatility_scaled_bands_follow_a_volatility_jump():
+    rng = np.random.default_rng(21)
+    sigma = np.r_[np.full(600, 0.005), np.full(300, 0.02)]
+    p = 100.0 * np.exp(np.cumsum(rng.normal(0.0, sigma)))
+    prices = pd.DataFrame(
+        {c: p for c in PRICE_COLUMNS}, index=pd.bdate_range("2015-01-01", periods=900)
+    )
+    prices["volume"] = 1000.0
+
+    def coverage_80(intervals: IntervalsConfig) -> float:
+        frame = walk_forward(
+            prices,
+            features=FeaturesConfig(window=5, horizon=1),
+            backtest=BacktestConfig(n_origins=250),
+            intervals=intervals,
+        )
+        summary = summarize(frame, 1.0)
+        return summary["persistence"]["coverage_80"][0]
+
+    # The 250 origins lie in the calm-to-wild regime: a plain window lags behind it.
+    assert coverage_80(IntervalsConfig()) < 0.7
+    assert abs(coverage_80(IntervalsConfig(volatility_halflife=10)) - 0.8) < 0.06

@@ -22,6 +22,7 @@ from pricecast.tasks.intervals import (
     bound_columns,
     conformal_bands,
     conformal_quantiles,
+    ewma_volatility,
     residuals,
     shifted,
 )
@@ -110,3 +111,14 @@ def test_config_levels_are_checked():
             IntervalsConfig(levels=bad)
     with pytest.raises(ValidationError, match="min_residuals"):
         IntervalsConfig(window=30, min_residuals=40)
+
+
+def test_ewma_volatility_reads_only_moves_up_to_its_row():
+    p = 100.0 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 200)))
+    vol = ewma_volatility(p, relative=True, halflife=10)
+    changed = p.copy()
+    changed[120:] *= 3.0
+    np.testing.assert_array_equal(ewma_volatility(changed, True, 10)[:120], vol[:120])
+    assert vol[-1] == pytest.approx(0.01, rel=0.5)
+    diffs = ewma_volatility(np.array([0.0, 1.0, -1.0, 1.0]), relative=False, halflife=1)
+    assert np.isfinite(diffs).all() and diffs[0] == diffs[1] == 1.0
