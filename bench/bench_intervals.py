@@ -1,7 +1,7 @@
 """Calibration of the prediction intervals: every model and baseline on the 7 sample tickers.
 
     .venv/bin/python bench/bench_intervals.py [--origins 250] [--epochs 5] [--rows 1250]
-        [--halflife 10]
+        [--halflife 10 (0: plain residuals)]
 
 A walk-forward backtest (h=1, trained once on the rows before the first origin, bands
 calibrated at each origin on out-of-sample residuals known then) of small LSTM and GRU
@@ -11,8 +11,9 @@ and 95 % intervals, the 80 % width (share of the price), the interval score (mea
 persistence banded by the empirical distribution of its past one-day log-returns (plain
 rolling conformal), whatever method bands the models. Then the targets: 80 % coverage
 within 76-84 % on every ticker, and the recurrent models beating the random walk's
-interval score on at least 4 of 7 tickers. ``--halflife`` bands every model, baselines
-included, with volatility-scaled residuals (``intervals.volatility_halflife``).
+interval score on at least 4 of 7 tickers. Every model, baselines included, is banded as
+``intervals.volatility_halflife`` says: volatility-scaled residuals (default half-life
+10), or plain ones with ``--halflife 0``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=16, help="units of each recurrent layer")
     parser.add_argument("--rows", type=int, default=1250, help="latest rows used per ticker")
     parser.add_argument("--tickers", default=",".join(TICKERS), help="comma-separated")
-    parser.add_argument("--halflife", type=float, help="volatility half-life (default: none)")
+    parser.add_argument("--halflife", type=float, default=10.0, help="volatility half-life")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -74,7 +75,7 @@ def main() -> None:
             fns,
             features=features,
             backtest=BacktestConfig(n_origins=args.origins),
-            intervals=IntervalsConfig(volatility_halflife=args.halflife),
+            intervals=IntervalsConfig(volatility_halflife=args.halflife or None),
         )
         scale = insample_scale(prices["adj_close"], frame["cutoff"].min())
         summary = summarize(frame, scale)
@@ -82,7 +83,7 @@ def main() -> None:
             prices,
             features=features,
             backtest=BacktestConfig(n_origins=args.origins),
-            intervals=IntervalsConfig(),
+            intervals=IntervalsConfig(volatility_halflife=None),
         )
         rw = summarize(plain, scale)["persistence"]["interval_score"][0]
         for name, m in summary.items():

@@ -66,7 +66,7 @@ class IntervalsConfig(Strict):
             description="Scale residuals by the EWMA volatility of daily moves with this "
             "half-life in rows (null: unscaled residuals)",
         ),
-    ] = None
+    ] = 10.0
 
     @field_validator("levels")
     @classmethod

@@ -90,9 +90,10 @@ def _score_current(
     except Exception as err:  # noqa: BLE001 - e.g. the store did not answer: kept, with the reason
         return True, None, f"{label} ({type(err).__name__}: {err})", None
     try:
-        pred = current.forecast_at(prices, pd.DatetimeIndex(rows["cutoff"]))
+        origins = pd.DatetimeIndex(rows["cutoff"])
+        pred = current.forecast_at(prices, origins)
         h = int(rows["h"].iloc[0])
-        bands = {c: v[:, h - 1] for c, v in current.bands(pred).items()}
+        bands = {c: v[:, h - 1] for c, v in current.bands(pred, prices, origins).items()}
         pred = pred[:, h - 1]
     except Exception as err:  # noqa: BLE001 - an unscorable champion is kept, with the reason
         return True, None, f"{label} ({type(err).__name__}: {err})", None

@@ -19,7 +19,7 @@ from pricecast.models.forecaster import Forecaster, ForecastSpec
 from pricecast.models.variant import keras_model_fns
 from pricecast.tasks.forecasters import WindowSetup, series_from_prices, windowed
 from pricecast.tasks.interval_backtest import relative_space
-from pricecast.tasks.intervals import latest_quantiles
+from pricecast.tasks.intervals import ewma_volatility, latest_quantiles
 
 PROCEDURE = "refit on all sessions up to as_of (the backtest's refit procedure, direct)"
 
@@ -63,8 +63,10 @@ def refit_on_all(
         relative=relative,
     )
     state = windowed(fns, setup).fit(series, len(series.prices), None)
-    bands = None
+    bands, halflife = None, None
     if intervals is not None and state.calibration is not None:
+        halflife = intervals.volatility_halflife
+        vol = None if halflife is None else ewma_volatility(series.prices, relative, halflife)
         bands = latest_quantiles(
             state.calibration,
             len(series.prices),
@@ -72,6 +74,7 @@ def refit_on_all(
             intervals.levels,
             intervals.window,
             intervals.min_residuals,
+            vol,
         )
     last: dt.date = pd.Timestamp(prices.index[-1]).date()
     spec = ForecastSpec(
@@ -87,5 +90,6 @@ def refit_on_all(
         frequency=frequency,
         bands=bands,
         relative=relative,
+        volatility_halflife=halflife if bands else None,
     )
     return Forecaster(state.model, state.scaler, spec)

@@ -212,19 +212,25 @@ def latest_quantiles(
     levels: Sequence[float],
     window: int = 250,
     min_residuals: int = 20,
+    volatility: np.ndarray | None = None,
 ) -> dict[str, list[float]] | None:
     """Residual quantiles per bound column and step ahead, from those usable at ``origin``.
 
     What a model fitted once keeps to band every later forecast (the registered
     forecaster); ``None`` when some step has fewer than ``min_residuals`` residuals.
+    With ``volatility`` (per row) the quantiles are of the normalised residuals, to be
+    multiplied by the volatility at a forecast's origin.
     """
     out: dict[str, list[float]] = {c: [] for c in bound_columns(levels)}
     for h in range(1, horizon + 1):
         idx = calibration.usable(origin, h, window)
         if len(idx) < min_residuals:
             return None
+        pool = calibration.residual[idx, h - 1]
+        if volatility is not None:
+            pool = pool / volatility[calibration.origin[idx]]
         for level in levels:
-            lo, hi = conformal_quantiles(calibration.residual[idx, h - 1], level)
+            lo, hi = conformal_quantiles(pool, level)
             out[f"lower_{level_name(level)}"].append(lo)
             out[f"upper_{level_name(level)}"].append(hi)
     return out

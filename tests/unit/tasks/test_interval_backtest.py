@@ -51,7 +51,8 @@ class LeastSquares:
         return ModelFns("lsq", self.fit, self.predict)
 
 
-def test_conformal_bands_reach_nominal_coverage_on_a_gaussian_random_walk():
+@pytest.mark.parametrize("halflife", [None, 10.0], ids=["plain", "volatility-scaled"])
+def test_conformal_bands_reach_nominal_coverage_on_a_gaussian_random_walk(halflife):
     prices = random_walk(900, seed=11)
     n = 500
     frame = walk_forward(
@@ -59,7 +60,7 @@ def test_conformal_bands_reach_nominal_coverage_on_a_gaussian_random_walk():
         [LeastSquares().fns()],
         features=FeaturesConfig(window=5, horizon=2),
         backtest=BacktestConfig(n_origins=n),
-        intervals=IntervalsConfig(),
+        intervals=IntervalsConfig(volatility_halflife=halflife),
     )
     summary = summarize(frame, insample_scale(prices["adj_close"], frame["cutoff"].min()))
     assert set(summary) == {"lsq", "persistence", "drift", "moving_average"}
@@ -169,5 +170,5 @@ def test_volatility_scaled_bands_follow_a_volatility_jump():
         return summary["persistence"]["coverage_80"][0]
 
     # The 250 origins lie in the calm-to-wild regime: a plain window lags behind it.
-    assert coverage_80(IntervalsConfig()) < 0.7
+    assert coverage_80(IntervalsConfig(volatility_halflife=None)) < 0.7
     assert abs(coverage_80(IntervalsConfig(volatility_halflife=10)) - 0.8) < 0.06
