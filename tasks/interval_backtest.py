@@ -90,10 +90,40 @@ def banded_forecasts(
     calibration = model_calibration(
         model, series, origins, segments, states, forecasts, intervals.window, relative
     )
+    return forecasts, _bands(calibration, series, origins, forecasts, intervals, relative)
+
+
+def baseline_bands(
+    model: ForecastModel,
+    series: Series,
+    origins: np.ndarray,
+    intervals: IntervalsConfig,
+    relative: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A baseline's forecasts at the origins and their bands (e.g. a night's latest row).
+
+    The baseline learns nothing, so its forecasts at the origins before the first one
+    calibrate the bands, as in the backtest.
+    """
+    forecasts = model.predict(None, series, origins)
+    calibration = model_calibration(
+        model, series, origins, [(0, len(origins))], [None], forecasts, intervals.window, relative
+    )
+    return forecasts, _bands(calibration, series, origins, forecasts, intervals, relative)
+
+
+def _bands(
+    calibration: Calibration,
+    series: Series,
+    origins: np.ndarray,
+    forecasts: np.ndarray,
+    intervals: IntervalsConfig,
+    relative: bool,
+) -> dict[str, np.ndarray]:
     vol = None
     if intervals.volatility_halflife is not None:
         vol = ewma_volatility(series.prices, relative, intervals.volatility_halflife)
-    bands = conformal_bands(
+    return conformal_bands(
         calibration,
         origins,
         forecasts,
@@ -103,4 +133,3 @@ def banded_forecasts(
         intervals.min_residuals,
         vol,
     )
-    return forecasts, bands
