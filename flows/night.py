@@ -35,6 +35,7 @@ from pricecast.tasks.live import (
     score_live,
     windows_for,
 )
+from pricecast.tasks.plot_bands import live_bands
 from pricecast.tasks.plots import live_figure
 from pricecast.tasks.validate import validate_prices
 
@@ -285,6 +286,7 @@ def record_night(
     all_h1 = scores[(scores["h"] == 1) & (scores["window"] == "all")] if len(scores) else scores
     mase = {str(r.model): float(r.mase) for r in all_h1.itertuples()} if len(all_h1) else {}
     figure = live_figure(ticker, target, shown, mase)
+    live_bands(figure.axes[0], shown)
     outputs.write_png(Path(out_dir) / ticker / "live.png", figure)
     if len(scores):
         outputs.write_csv(Path(out_dir) / ticker / "live_scores.csv", scores)

@@ -93,3 +93,24 @@ def outlook_bands(ax: Any, history: pd.Series, forecast: pd.DataFrame) -> None:
     )
     draw_fan(ax, pd.concat([start, bounds[cols]]), "tab:blue", "interval")
     ax.legend(loc="best")
+
+
+def live_bands(ax: Any, forecasts: pd.DataFrame) -> None:
+    """The nightly h=1 bands of the served model and, lightly, persistence's.
+
+    Args:
+        ax: The top axes of the live figure.
+        forecasts: Ledger rows at h=1 (``model, target_date`` and any bound columns).
+    """
+    levels = levels_of(forecasts)
+    if not levels:
+        return
+    cols = [f"{s}_{level_name(v)}" for v in levels for s in ("lower", "upper")]
+    for name, part in forecasts.groupby("model", sort=True):
+        if name in BASELINES and name != "persistence":
+            continue
+        bounds = part.dropna(subset=cols).set_index("target_date")[cols]
+        if len(bounds):
+            light = name == "persistence"
+            draw_fan(ax, bounds, _line_color(ax, str(name)), str(name), light=light)
+    ax.legend(loc="best", fontsize=8)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pricecast.tasks.plot_bands import outlook_bands
-from pricecast.tasks.plots import backtest_figure, outlook_figure
+from pricecast.tasks.plot_bands import live_bands, outlook_bands
+from pricecast.tasks.plots import backtest_figure, live_figure, outlook_figure
 
 
 def _rows(model: str, dates: pd.DatetimeIndex, bands: bool = True) -> pd.DataFrame:
@@ -44,3 +44,15 @@ def test_outlook_fan_opens_from_the_last_price():
     ys = band.get_paths()[0].vertices[:, 1]
     assert np.isclose(ys, 101.0).any()
     assert ys.min() == 96.0 and ys.max() == 114.0
+
+
+def test_live_fans_of_the_served_model_and_persistence_only():
+    dates = pd.bdate_range("2024-01-01", periods=10)
+    rows = pd.concat([_rows(m, dates) for m in ("lstm", "persistence", "drift")])
+    ledger = rows.rename(columns={"date": "target_date", "predicted": "value"})
+    prices = pd.Series(np.linspace(100, 110, 10), index=dates)
+    fig = live_figure("KO", prices, ledger, {})
+    live_bands(fig.axes[0], ledger)
+    fills = _fills(fig.axes[0])
+    assert set(fills) == {f"{m} {v} %" for m in ("lstm", "persistence") for v in (80, 95)}
+    assert fills["persistence 95 %"] < fills["lstm 95 %"]
