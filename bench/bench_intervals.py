@@ -5,9 +5,11 @@
 
 A walk-forward backtest (h=1, trained once on the rows before the first origin, bands
 calibrated at each origin on out-of-sample residuals known then) of small LSTM and GRU
-variants beside the baselines. Per ticker and model it prints the coverage of the 80 %
-and 95 % intervals, the 80 % width (share of the price), the interval score (mean of the
-80 % and 95 % Winkler scores, share of the price) and that score over the random walk's:
+variants, banded by split-conformal, and an LSTM quantile head (``lstm_quantile``:
+pinball loss, its own quantiles are the band) beside the baselines. Per ticker and model
+it prints the coverage of the 80 % and 95 % intervals, the 80 % width (share of the
+price), the interval score (mean of the 80 % and 95 % Winkler scores, share of the price)
+and that score over the random walk's:
 persistence banded by the empirical distribution of its past one-day log-returns (plain
 rolling conformal), whatever method bands the models. Then the targets: 80 % coverage
 within 76-84 % on every ticker, and the recurrent models beating the random walk's
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument("--halflife", type=float, default=10.0, help="volatility half-life")
     args = parser.parse_args()
 
+    import pandas as pd
     import tensorflow as tf
 
     from pricecast.configs.intervals import IntervalsConfig
@@ -46,15 +49,18 @@ def main() -> None:
         TrainingConfig,
         VariantConfig,
     )
+    from pricecast.models.quantile import quantile_model_fns
     from pricecast.models.variant import keras_model_fns
     from pricecast.stores.price_files import read_sample
     from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
+    from pricecast.tasks.quantile_backtest import quantile_walk_forward
     from pricecast.tasks.validate import validate_prices
 
     tf.get_logger().setLevel("ERROR")
+    levels = [0.8, 0.95]
     features = FeaturesConfig(window=20, horizon=1)
     training = TrainingConfig(epochs=args.epochs, batch_size=32, seed=42)
-    cells = ("lstm", "gru")
+    cells = ("lstm", "gru", "lstm_quantile")
     print(
         f"walk-forward h=1, {args.origins} origins, last {args.rows} rows per ticker, "
         f"LSTM/GRU({args.units}) window 20, {args.epochs} epoch(s), trained once; "
@@ -67,7 +73,7 @@ def main() -> None:
         prices = validate_prices(read_sample(ticker), ticker).frame.iloc[-args.rows :]
         fns = [
             keras_model_fns(VariantConfig(name=c, cell=c, units=args.units), training, 20, 1, 1)
-            for c in cells
+            for c in cells[:2]
         ]
         t0 = time.perf_counter()
         frame = walk_forward(
@@ -77,6 +83,12 @@ def main() -> None:
             backtest=BacktestConfig(n_origins=args.origins),
             intervals=IntervalsConfig(volatility_halflife=args.halflife or None),
         )
+        head = quantile_model_fns(
+            VariantConfig(name="lstm", cell="lstm", units=args.units), training, 20, 1, 1, levels
+        )
+        bt = BacktestConfig(n_origins=args.origins)
+        quantiles = quantile_walk_forward(prices, head, levels, features, bt)
+        frame = pd.concat([quantiles, frame], ignore_index=True)
         scale = insample_scale(prices["adj_close"], frame["cutoff"].min())
         summary = summarize(frame, scale)
         plain = walk_forward(
