@@ -14,6 +14,7 @@ from pricecast.flows.summary import MlflowRuns, TickerSummary, Timings
 from pricecast.stores import outputs
 from pricecast.stores.tracking import runs, store
 from pricecast.tasks.evaluation import Evaluation, evaluate_split
+from pricecast.tasks.plot_bands import evaluation_bands
 from pricecast.tasks.plots import test_span_figure
 
 
@@ -76,6 +77,8 @@ def report_ticker(
             test_span_figure(data, mine, rmse),
         )
     figure = test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()})
+    if config.intervals is not None:
+        evaluation_bands(figure.axes[0], data, forecasts, config.intervals)
     folder = Path(out_dir) / ticker
     files = [
         outputs.write_png(folder / "forecast.png", figure),

@@ -133,3 +133,23 @@ def _bands(
         intervals.min_residuals,
         vol,
     )
+
+
+def online_bands(
+    series: Series,
+    origins: np.ndarray,
+    forecasts: np.ndarray,
+    intervals: IntervalsConfig,
+    relative: bool,
+) -> dict[str, np.ndarray]:
+    """Bands of a model fitted before the first origin, from its own matured forecasts.
+
+    Each origin's band uses the residuals of the forecasts (at these origins) whose
+    target day has passed, so the first origins, with fewer than ``min_residuals``
+    behind them, get none. This bands a span such as the test span, where only the
+    forecasts themselves are at hand.
+    """
+    calibration = Calibration.of_forecasts(
+        origins, forecasts, series.prices, relative, trained_until=int(origins[0]) - 1
+    )
+    return _bands(calibration, series, origins, forecasts, intervals, relative)

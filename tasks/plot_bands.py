@@ -8,12 +8,16 @@ band is compared with, not the forecast to read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pricecast.tasks.baselines import BASELINES
+from pricecast.configs.intervals import IntervalsConfig
+from pricecast.tasks.baselines import BASELINES, persistence_model
+from pricecast.tasks.dataset import Dataset
+from pricecast.tasks.interval_backtest import baseline_bands, online_bands, relative_space
 from pricecast.tasks.interval_scores import levels_of
 from pricecast.tasks.intervals import level_name
 
@@ -114,3 +118,35 @@ def live_bands(ax: Any, forecasts: pd.DataFrame) -> None:
             light = name == "persistence"
             draw_fan(ax, bounds, _line_color(ax, str(name)), str(name), light=light)
     ax.legend(loc="best", fontsize=8)
+
+
+def evaluation_bands(
+    ax: Any, data: Dataset, forecasts: Mapping[str, np.ndarray], intervals: IntervalsConfig
+) -> None:
+    """h=1 bands on the test span: the first variant's and, lightly, persistence's.
+
+    The variant is banded by its own matured test forecasts (it trained before the
+    span), persistence by its forecasts before and within it, as in the backtest.
+
+    Args:
+        ax: The axes of the test-span figure.
+        data: The dataset (series, test origins and their target dates).
+        forecasts: Forecast prices ``(n, H)`` per model name, baselines included.
+        intervals: Levels and calibration settings.
+    """
+    origins = data.origins[data.split == "test"]
+    relative = relative_space(data.series, "value" if data.frequency else "price")
+    learned = [n for n in forecasts if n not in BASELINES]
+    bands = {}
+    if learned:
+        pred = np.asarray(forecasts[learned[0]], dtype="float64")
+        bands[learned[0]] = online_bands(data.series, origins, pred, intervals, relative)
+    if "persistence" in forecasts:
+        model = persistence_model(data.horizon)
+        bands["persistence"] = baseline_bands(model, data.series, origins, intervals, relative)[1]
+    dates = data.target_dates("test")
+    for name, cols in bands.items():
+        bounds = pd.DataFrame({c: v[:, 0] for c, v in cols.items()}, index=dates).dropna()
+        if len(bounds):
+            draw_fan(ax, bounds, _line_color(ax, name), name, light=name == "persistence")
+    ax.legend(loc="best", fontsize=9)

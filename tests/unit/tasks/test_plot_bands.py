@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 
-from pricecast.tasks.plot_bands import live_bands, outlook_bands
+from pricecast.configs.intervals import IntervalsConfig
+from pricecast.configs.schema import FeaturesConfig, SplitConfig
+from pricecast.stores.price_files import read_sample
+from pricecast.tasks.dataset import build_dataset
+from pricecast.tasks.evaluation import baseline_forecasts
+from pricecast.tasks.plot_bands import evaluation_bands, live_bands, outlook_bands
 from pricecast.tasks.plots import backtest_figure, live_figure, outlook_figure
+from pricecast.tasks.plots import test_span_figure as span_figure
+from pricecast.tasks.validate import validate_prices
 
 
 def _rows(model: str, dates: pd.DatetimeIndex, bands: bool = True) -> pd.DataFrame:
@@ -56,3 +64,21 @@ def test_live_fans_of_the_served_model_and_persistence_only():
     fills = _fills(fig.axes[0])
     assert set(fills) == {f"{m} {v} %" for m in ("lstm", "persistence") for v in (80, 95)}
     assert fills["persistence 95 %"] < fills["lstm 95 %"]
+
+
+def test_test_span_fans_start_once_enough_forecasts_matured():
+    prices = validate_prices(read_sample("KO"), "KO").frame.iloc[-400:]
+    split = SplitConfig(test_fraction=0.2)
+    data = build_dataset(prices, "KO", FeaturesConfig(window=5), split, "adj_close")
+    forecasts = baseline_forecasts(data, "test")
+    forecasts = {"gru": forecasts["persistence"] * 1.001, **forecasts}
+    fig = span_figure(data, forecasts, {})
+    evaluation_bands(fig.axes[0], data, forecasts, IntervalsConfig(min_residuals=20))
+    fills = {c.get_label(): c for c in fig.axes[0].collections if c.get_label()[0] != "_"}
+    assert set(fills) == {f"{m} {v} %" for m in ("gru", "persistence") for v in (80, 95)}
+    dates = mdates.date2num(data.target_dates("test"))
+    first = {
+        n: fills[f"{n} 80 %"].get_paths()[0].vertices[:, 0].min() for n in ("gru", "persistence")
+    }
+    # gru's own residuals need 20 matured test forecasts; persistence has its history.
+    assert first["gru"] == dates[20] and first["persistence"] == dates[0]
