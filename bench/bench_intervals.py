@@ -6,7 +6,8 @@
 A walk-forward backtest (h=1, trained once on the rows before the first origin, bands
 calibrated at each origin on out-of-sample residuals known then) of small LSTM and GRU
 variants, banded by split-conformal, and an LSTM quantile head (``lstm_quantile``:
-pinball loss, its own quantiles are the band) beside the baselines. Per ticker and model
+pinball loss, its own quantiles are the band; ``lstm_quantile_cqr``: the same bands
+conformalised on its past misses) beside the baselines. Per ticker and model
 it prints the coverage of the 80 % and 95 % intervals, the 80 % width (share of the
 price), the interval score (mean of the 80 % and 95 % Winkler scores, share of the price)
 and that score over the random walk's:
@@ -60,7 +61,7 @@ def main() -> None:
     levels = [0.8, 0.95]
     features = FeaturesConfig(window=20, horizon=1)
     training = TrainingConfig(epochs=args.epochs, batch_size=32, seed=42)
-    cells = ("lstm", "gru", "lstm_quantile")
+    cells = ("lstm", "gru", "lstm_quantile", "lstm_quantile_cqr")
     print(
         f"walk-forward h=1, {args.origins} origins, last {args.rows} rows per ticker, "
         f"LSTM/GRU({args.units}) window 20, {args.epochs} epoch(s), trained once; "
@@ -87,7 +88,8 @@ def main() -> None:
             VariantConfig(name="lstm", cell="lstm", units=args.units), training, 20, 1, 1, levels
         )
         bt = BacktestConfig(n_origins=args.origins)
-        quantiles = quantile_walk_forward(prices, head, levels, features, bt)
+        cqr = IntervalsConfig(volatility_halflife=None)
+        quantiles = quantile_walk_forward(prices, head, levels, features, bt, conformal=cqr)
         frame = pd.concat([quantiles, frame], ignore_index=True)
         scale = insample_scale(prices["adj_close"], frame["cutoff"].min())
         summary = summarize(frame, scale)

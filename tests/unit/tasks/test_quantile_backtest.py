@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig
 from pricecast.tasks.backtest import ModelFns
 from pricecast.tasks.quantile_backtest import quantile_taus, quantile_walk_forward
@@ -65,3 +66,45 @@ def test_quantile_head_bands_follow_its_quantiles():
             FeaturesConfig(window=5, horizon=2, target_transform="diff"),
             BacktestConfig(n_origins=20),
         )
+
+
+class Narrow(EmpiricalQuantiles):
+    """A head whose quantiles are three times too close to its median."""
+
+    def fit(self, x_tr, y_tr, x_val, y_val, warm):
+        q = np.quantile(y_tr, self.taus, axis=0).T
+        med = q[:, [self.taus.index(0.5)]]
+        return (med + 0.3 * (q - med)).ravel()
+
+
+def test_conformalised_bands_repair_a_miscalibrated_head_without_look_ahead():
+    rng = np.random.default_rng(9)
+    p = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 700)))
+    idx = pd.bdate_range("2018-01-01", periods=700)
+    prices = pd.DataFrame({c: p for c in PRICE_COLUMNS}, index=idx).assign(volume=1.0)
+    head = Narrow(quantile_taus([0.8]))
+
+    def run(frame: pd.DataFrame) -> pd.DataFrame:
+        return quantile_walk_forward(
+            frame,
+            ModelFns("q", head.fit, head.predict),
+            [0.8],
+            FeaturesConfig(window=5, horizon=2, scaler="standard"),
+            BacktestConfig(n_origins=300, refit_every=100),
+            conformal=IntervalsConfig(window=100, min_residuals=20),
+        )
+
+    frame = run(prices)
+    inside = (frame["actual"] >= frame["lower_80"]) & (frame["actual"] <= frame["upper_80"])
+    cover = inside.groupby(frame["model"]).mean()
+    assert cover["q"] < 0.5
+    assert cover["q_cqr"] == pytest.approx(0.8, abs=0.07)
+    assert frame["lower_80"].notna().all()
+    # A band at an origin reads nothing after it.
+    cut = frame["cutoff"].drop_duplicates().sort_values().iloc[150]
+    dirty = prices.copy()
+    dirty.loc[dirty.index > cut, PRICE_COLUMNS] *= 3.0
+    cols = ["model", "h", "predicted", "lower_80", "upper_80"]
+    clean_rows = frame[frame["cutoff"] == cut][cols].reset_index(drop=True)
+    dirty_rows = run(dirty).query("cutoff == @cut")[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(dirty_rows, clean_rows)
