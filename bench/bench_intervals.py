@@ -66,7 +66,7 @@ def main() -> None:
         f"walk-forward h=1, {args.origins} origins, last {args.rows} rows per ticker, "
         f"LSTM/GRU({args.units}) window 20, {args.epochs} epoch(s), trained once; "
         f"{os.cpu_count()} cores; volatility half-life {args.halflife}\n"
-        f"{'ticker':6} {'model':15} {'cov80':>6} {'cov95':>6} {'width80':>8} "
+        f"{'ticker':6} {'model':18} {'cov80':>6} {'cov95':>6} {'width80':>8} "
         f"{'IS':>7} {'IS/rw':>6} {'mase':>6}"
     )
     in_band, beats, t_all = [], {c: 0 for c in cells}, time.perf_counter()
@@ -103,7 +103,7 @@ def main() -> None:
         for name, m in summary.items():
             cov80 = m["coverage_80"][0]
             print(
-                f"{ticker:6} {name:15} {cov80:6.3f} {m['coverage_95'][0]:6.3f} "
+                f"{ticker:6} {name:18} {cov80:6.3f} {m['coverage_95'][0]:6.3f} "
                 f"{m['width_80'][0]:8.4f} {m['interval_score'][0]:7.4f} "
                 f"{m['interval_score'][0] / rw:6.3f} {m['mase'][0]:6.3f}"
             )
