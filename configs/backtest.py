@@ -57,7 +57,9 @@ class ChampionConfig(Strict):
     """How a ticker's champion is chosen from the backtest and guarded.
 
     Attributes:
-        metric: Backtest metric that ranks the models (baselines included).
+        metric: Backtest metric that ranks the models (baselines included);
+            ``interval_score`` ranks their prediction intervals (the mean Winkler score
+            over the ``intervals`` levels, which must then be on).
         h: Step ahead at which the metric is compared.
         register_winner: Register RNN winners in the MLflow Model Registry as
             ``price-forecaster-<TICKER>``; the ``champion`` alias moves only when the
@@ -66,7 +68,7 @@ class ChampionConfig(Strict):
             current champion (``0.01`` = 1 % lower metric); 0 = any improvement.
     """
 
-    metric: Literal["mase", "rmse", "mae", "mape"] = "mase"
+    metric: Literal["mase", "rmse", "mae", "mape", "interval_score"] = "mase"
     h: Annotated[int, Field(ge=1)] = 1
     register_winner: bool = True
     min_improvement: Annotated[float, Field(ge=0, lt=1)] = 0.0

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pricecast.configs.backtest import BacktestConfig, ChampionConfig
 from pricecast.configs.base import ExperimentName, Strict
+from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.live import LiveConfig
 from pricecast.configs.series import (
     SeriesConfig,
@@ -280,6 +281,7 @@ class RunConfig(_Strict):
         runner: Concurrency of the flow's tasks.
         backtest: Walk-forward backtest after training (``null``: off).
         champion: Champion selection from the backtest.
+        intervals: Prediction intervals of every backtest forecast (``null``: none).
         live: The nightly loop (used by ``forecast/nightly`` and ``forecast replay``).
     """
 
@@ -306,6 +308,7 @@ class RunConfig(_Strict):
     runner: RunnerConfig = RunnerConfig()
     backtest: BacktestConfig | None = None
     champion: ChampionConfig = ChampionConfig()
+    intervals: IntervalsConfig | None = IntervalsConfig()
     live: LiveConfig = LiveConfig()
 
     @field_validator("variants")
@@ -341,6 +344,11 @@ class RunConfig(_Strict):
         if self.champion.h > self.features.horizon:
             raise ValueError(
                 f"champion.h ({self.champion.h}) exceeds features.horizon ({self.features.horizon})"
+            )
+        if self.champion.metric == "interval_score" and self.intervals is None:
+            raise ValueError(
+                "champion.metric 'interval_score' ranks prediction intervals: "
+                "intervals must not be null"
             )
         return self
 

@@ -27,7 +27,9 @@ from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
 from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.comparison import SKILL, comparison_table, pooled_scores, with_skill
 from pricecast.tasks.evaluation import Evaluation
-from pricecast.tasks.metrics import evaluate
+from pricecast.tasks.interval_scores import common_rows, interval_metrics, levels_of
+from pricecast.tasks.intervals import bound_columns
+from pricecast.tasks.metrics import METRICS, evaluate
 from pricecast.tasks.plot_layers import ahead, date_span
 from pricecast.tasks.plots import backtest_figure
 from pricecast.tasks.series import axis_label
@@ -58,6 +60,7 @@ def backtest_ticker(
         backtest=bt,
         target=config.data.target,
         season_length=series.season_length if series else None,
+        intervals=config.intervals,
     )
     frame = pd.concat([*parts, baselines], ignore_index=True)
     scale = insample_scale(data.frame[config.data.target], frame["cutoff"].min())
@@ -69,6 +72,9 @@ def _score_current(
     tracker: store.Tracker, ticker: str, prices: pd.DataFrame, rows: pd.DataFrame, metric: str
 ) -> tuple[bool, float | None, str, str | None]:
     """Score the registered champion on the backtest's origins (no refit).
+
+    An interval metric scores the bands the champion keeps; a champion registered
+    without them cannot be scored on it, ever, so it counts as one that cannot be loaded.
 
     Returns:
         ``(exists, value or None, label, why it cannot be loaded or None)``.
@@ -87,13 +93,21 @@ def _score_current(
     except Exception as err:  # noqa: BLE001 - e.g. the store did not answer: kept, with the reason
         return True, None, f"{label} ({type(err).__name__}: {err})", None
     try:
-        pred = current.forecast_at(prices, pd.DatetimeIndex(rows["cutoff"]))
+        origins = pd.DatetimeIndex(rows["cutoff"])
+        pred = current.forecast_at(prices, origins)
         h = int(rows["h"].iloc[0])
+        bands = {c: v[:, h - 1] for c, v in current.bands(pred, prices, origins).items()}
         pred = pred[:, h - 1]
     except Exception as err:  # noqa: BLE001 - an unscorable champion is kept, with the reason
         return True, None, f"{label} ({type(err).__name__}: {err})", None
-    scores = evaluate(rows["actual"], pred, rows["anchor"], float(rows["scale"].iloc[0]))
-    return True, scores[metric], label, None
+    if metric in METRICS:
+        scores = evaluate(rows["actual"], pred, rows["anchor"], float(rows["scale"].iloc[0]))
+        return True, scores[metric], label, None
+    levels = levels_of(rows)
+    if sorted(bands) != sorted(bound_columns(levels)):
+        why = f"{label} keeps no prediction intervals at levels {levels} to score its {metric}"
+        return True, None, label, why
+    return True, interval_metrics(rows.assign(**bands), levels)[metric], label, None
 
 
 @task(name="decide-champion", task_run_name="decide-{ticker}", cache_policy=NO_CACHE)
@@ -111,6 +125,10 @@ def decide_champion(
     ref = frame[(frame["model"] == "persistence") & (frame["h"] == rule.h)].assign(
         scale=backtest.scale
     )
+    if rule.metric not in METRICS:
+        # Interval scores cover the origins every model banded; the champion's too.
+        # Its own bands replace persistence's in these rows when it is scored.
+        ref = ref[common_rows(frame, levels_of(frame)).loc[ref.index]]
     exists, current, label, unloadable = _score_current(
         tracker, ticker, data.frame, ref, rule.metric
     )
@@ -183,6 +201,7 @@ def register_champion(
                 val_fraction=bt.val_fraction if bt else config.split.val_fraction,
                 calendar=config.live.calendar,
                 frequency=data.frequency,
+                intervals=config.intervals,
             )
             refit_seconds = time.perf_counter() - t0
             example = data.frame.tail(forecaster.min_rows + 5).reset_index()

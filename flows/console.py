@@ -51,6 +51,9 @@ def format_table(summary: RunSummary) -> str:
         if isinstance(bt, BacktestSummary):
             mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt.models.items())
             lines.append(f"{'':<8} backtest {bt.n_origins} origins, MASE h=1: {mase}")
+            if all("interval_score" in v for v in bt.models.values()):
+                score = ", ".join(f"{k} {v['interval_score'][0]:.4f}" for k, v in bt.models.items())
+                lines.append(f"{'':<8} interval score h=1: {score}")
             lines.append(
                 f"{'':<8} best: {bt.best_model} — "
                 + ("promoted to @champion" if bt.promoted else "not promoted")

@@ -26,6 +26,7 @@ from pricecast.stores.tracking import live, registry, store
 from pricecast.tasks.baselines import drift_model, persistence_model
 from pricecast.tasks.calendar import next_sessions, session_index, sessions_between
 from pricecast.tasks.forecasters import series_from_prices
+from pricecast.tasks.interval_backtest import baseline_bands, relative_space
 from pricecast.tasks.live import (
     RetrainDecision,
     check_decay,
@@ -34,6 +35,7 @@ from pricecast.tasks.live import (
     score_live,
     windows_for,
 )
+from pricecast.tasks.plot_bands import live_bands
 from pricecast.tasks.plots import live_figure
 from pricecast.tasks.validate import validate_prices
 
@@ -161,6 +163,7 @@ def production_refit(
         ticker,
         val_fraction=val,
         calendar=config.live.calendar,
+        intervals=config.intervals,
     )
     run_id = live.start_production_run(live_tracker, ticker, f"{as_of}", name)
     try:
@@ -206,21 +209,32 @@ def forecast_night(
 
     Returns:
         Ledger rows: ``as_of, ticker, model, h, target_date, value, last_price,
-        model_version, run_id``.
+        model_version, run_id``, then ``lower_<L>, upper_<L>`` when there are bands.
     """
     horizon = config.features.horizon
     targets = next_sessions(as_of, horizon, config.live.calendar)
     target = prices[config.data.target]
     last_price = float(target.iloc[-1])
     values: dict[str, tuple[np.ndarray, str | None]] = {}
+    bounds: dict[str, dict[str, np.ndarray]] = {}
     forecaster, version = _production(tracker, ticker)
     if forecaster is not None:
-        path = forecaster.forecast_at(prices, pd.DatetimeIndex([prices.index[-1]]))[0]
-        values[forecaster.spec.variant] = (path, version)
+        origin = pd.DatetimeIndex([prices.index[-1]])
+        path = forecaster.forecast_at(prices, origin)
+        values[forecaster.spec.variant] = (path[0], version)
+        bounds[forecaster.spec.variant] = {
+            c: v[0] for c, v in forecaster.bands(path, prices, origin).items()
+        }
     series = series_from_prices(prices, config.features, config.data.target)
     last_row = np.array([len(series.prices) - 1])
+    relative = relative_space(series, config.data.target)
     for baseline in (persistence_model(horizon), drift_model(horizon)):
-        values[baseline.name] = (baseline.predict(None, series, last_row)[0], None)
+        if config.intervals is None:
+            values[baseline.name] = (baseline.predict(None, series, last_row)[0], None)
+            continue
+        pred, bands = baseline_bands(baseline, series, last_row, config.intervals, relative)
+        values[baseline.name] = (pred[0], None)
+        bounds[baseline.name] = {c: v[0] for c, v in bands.items()}
     rows = [
         {
             "as_of": pd.Timestamp(as_of),
@@ -232,6 +246,7 @@ def forecast_night(
             "last_price": last_price,
             "model_version": version,
             "run_id": None,
+            **{c: float(v[h - 1]) for c, v in bounds.get(name, {}).items()},
         }
         for name, (path, version) in values.items()
         for h in range(1, horizon + 1)
@@ -271,6 +286,7 @@ def record_night(
     all_h1 = scores[(scores["h"] == 1) & (scores["window"] == "all")] if len(scores) else scores
     mase = {str(r.model): float(r.mase) for r in all_h1.itertuples()} if len(all_h1) else {}
     figure = live_figure(ticker, target, shown, mase)
+    live_bands(figure.axes[0], shown)
     outputs.write_png(Path(out_dir) / ticker / "live.png", figure)
     if len(scores):
         outputs.write_csv(Path(out_dir) / ticker / "live_scores.csv", scores)

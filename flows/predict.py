@@ -15,6 +15,7 @@ from pricecast.stores.prices import csv_path_for, load_prices
 from pricecast.stores.series_files import load_series
 from pricecast.stores.tracking import registry, store
 from pricecast.tasks.calendar import sessions_behind
+from pricecast.tasks.plot_bands import outlook_bands
 from pricecast.tasks.plot_layers import ahead, date_span
 from pricecast.tasks.plots import outlook_figure
 from pricecast.tasks.series import steps_behind, validate_by_kind
@@ -132,6 +133,8 @@ def predict_ahead(
         frame.set_index("date")["forecast"],
         ylabel=label,
     )
+    for axes in fig.axes[:2]:  # the whole outlook and its zoom
+        outlook_bands(axes, history, frame)
     csv = outputs.write_csv(out / "forecast.csv", frame)
     png = outputs.write_png(out / "forecast.png", fig)
     why = "; ".join(loaded.notes) or f"data.source is {data.source}"

@@ -15,6 +15,7 @@ from pricecast.stores import outputs
 from pricecast.stores.tracking import reporting, runs, store
 from pricecast.tasks.comparison import comparison_table, with_skill
 from pricecast.tasks.evaluation import Evaluation, evaluate_split
+from pricecast.tasks.plot_bands import evaluation_bands
 from pricecast.tasks.plots import test_span_figure
 
 
@@ -80,6 +81,8 @@ def report_ticker(
             test_span_figure(data, mine, rmse),
         )
     figure = test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()})
+    if config.intervals is not None:
+        evaluation_bands(figure.axes[0], data, forecasts, config.intervals)
     folder = Path(out_dir) / ticker
     files = [
         outputs.write_png(folder / "forecast.png", figure),

@@ -99,7 +99,8 @@ class RunSummary(BaseModel):
 
         The CLI table and the Prefect table artifact both print these rows. Baselines
         scored only in the backtest (drift, moving average) get a row without test
-        metrics.
+        metrics. A backtest with prediction intervals adds their coverage and width
+        per level and the interval score, at h=1.
         """
         rows = []
         for ticker, info in self.tickers.items():
@@ -112,6 +113,13 @@ class RunSummary(BaseModel):
                 row.update({k: round(v, 4) for k, v in info.models.get(name, {}).items()})
                 if bt and name in bt.models:
                     row["backtest_mase_h1"] = round(bt.models[name]["mase"][0], 4)
+                    row.update(
+                        {
+                            f"backtest_{k}_h1": round(v[0], 4)
+                            for k, v in bt.models[name].items()
+                            if k.startswith(("coverage_", "width_")) or k == "interval_score"
+                        }
+                    )
                     row["backtest_best"] = name == bt.best_model
                     row["champion"] = name == bt.best_model and bt.promoted
                 rows.append(row)

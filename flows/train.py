@@ -30,6 +30,7 @@ from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.backtest import walk_forward
 from pricecast.tasks.dataset import Dataset, build_dataset
 from pricecast.tasks.evaluation import forecast_split
+from pricecast.tasks.interval_scores import by_horizon
 
 
 @task(name="train-variant", task_run_name="train-{ticker}-{variant.name}", cache_policy=NO_CACHE)
@@ -120,9 +121,10 @@ def backtest_variant_task(
         backtest=backtest,
         target=config.data.target,
         include_baselines=False,
+        intervals=config.intervals,
     )
     seconds = time.perf_counter() - t0
-    runs.log_backtest(tracker, trained.run_id, frame, seconds)
+    runs.log_backtest(tracker, trained.run_id, frame, seconds, by_horizon(frame))
     get_run_logger().info(
         f"{ticker}/{variant.name}: backtest of {frame['cutoff'].nunique()} origins "
         f"in {seconds:.1f}s"

@@ -18,6 +18,7 @@ import pandas as pd
 from pricecast.models.training import predict
 from pricecast.tasks.calendar import next_sessions
 from pricecast.tasks.features import input_frame, prices_from_targets
+from pricecast.tasks.intervals import ewma_volatility, shifted
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.series import next_dates
 from pricecast.tasks.windows import windows
@@ -39,6 +40,12 @@ class ForecastSpec:
         calendar: Exchange calendar whose sessions the forecasts target (prices).
         frequency: Pandas offset alias of a generic series' dates (``None``: prices,
             which follow ``calendar``).
+        bands: Residual quantiles per bound column (``lower_80``, ...) and step ahead,
+            from the validation span the model did not train on (``None``: no bands).
+        relative: The quantiles are log ratios (prices), not differences.
+        volatility_halflife: The quantiles are of residuals over the EWMA volatility
+            of one-step moves (this half-life) at their origin; a band multiplies them
+            by the volatility at its own origin (``None``: plain residuals).
     """
 
     ticker: str
@@ -51,6 +58,9 @@ class ForecastSpec:
     trained_until: str
     calendar: str = "XNYS"
     frequency: str | None = None
+    bands: dict[str, list[float]] | None = None
+    relative: bool = True
+    volatility_halflife: float | None = None
 
     def to_json(self) -> str:
         """Serialise to JSON."""
@@ -120,6 +130,29 @@ class Forecaster:
         anchors = prices[self.spec.target].loc[feats.index[rows]].to_numpy(dtype="float64")
         return prices_from_targets(out, anchors, self.spec.transform)
 
+    def bands(
+        self, forecasts: np.ndarray, prices: pd.DataFrame, origins: pd.DatetimeIndex
+    ) -> dict[str, np.ndarray]:
+        """Bounds around forecasts ``(n, h)`` made at ``origins`` (``{}`` without bands).
+
+        Each step ahead is moved by the residual quantiles the spec keeps for it, scaled
+        by the volatility of the prices up to each origin when the spec says so.
+        """
+        f = np.asarray(forecasts, dtype="float64")
+        unit = np.ones((len(f), 1))
+        if self.spec.bands and self.spec.volatility_halflife is not None:
+            target = prices[self.spec.target]
+            vol = ewma_volatility(
+                target.to_numpy(dtype="float64"),
+                self.spec.relative,
+                self.spec.volatility_halflife,
+            )
+            unit = vol[target.index.get_indexer(origins)][:, None]
+        return {
+            col: shifted(f, unit * np.asarray(q[: f.shape[1]], "float64"), self.spec.relative)
+            for col, q in (self.spec.bands or {}).items()
+        }
+
     def forecast(self, prices: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         """Forecast the sessions after the last price (the spec's calendar or frequency).
 
@@ -128,7 +161,8 @@ class Forecaster:
             horizon: Days ahead (default and maximum: the model's horizon).
 
         Returns:
-            A frame with columns ``date`` and ``forecast`` (prices), one row per day ahead.
+            A frame with columns ``date`` and ``forecast`` (prices), one row per day
+            ahead, then ``lower_80, upper_80, ...`` when the spec keeps bands.
 
         Raises:
             ValueError: If the frame is too short, lacks a column, or the horizon exceeds
@@ -150,4 +184,6 @@ class Forecaster:
             dates = next_dates(last, h, self.spec.frequency)
         else:
             dates = next_sessions(last, h, self.spec.calendar)
-        return pd.DataFrame({"date": dates, "forecast": values})
+        bands = self.bands(values[None, :], prices, pd.DatetimeIndex([last]))
+        bounds = {c: v[0] for c, v in bands.items()}
+        return pd.DataFrame({"date": dates, "forecast": values, **bounds})

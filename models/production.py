@@ -13,10 +13,13 @@ import datetime as dt
 
 import pandas as pd
 
+from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import FeaturesConfig, TrainingConfig, VariantConfig
 from pricecast.models.forecaster import Forecaster, ForecastSpec
 from pricecast.models.variant import keras_model_fns
 from pricecast.tasks.forecasters import WindowSetup, series_from_prices, windowed
+from pricecast.tasks.interval_backtest import relative_space
+from pricecast.tasks.intervals import ewma_volatility, latest_quantiles
 
 PROCEDURE = "refit on all sessions up to as_of (the backtest's refit procedure, direct)"
 
@@ -31,8 +34,12 @@ def refit_on_all(
     val_fraction: float = 0.1,
     calendar: str = "XNYS",
     frequency: str | None = None,
+    intervals: IntervalsConfig | None = None,
 ) -> Forecaster:
     """Fit ``variant`` on every row of ``prices`` (already cut at ``as_of``).
+
+    With ``intervals``, the residuals of the held-out validation span (the latest
+    ``window`` of them) give the conformal quantiles the forecaster's bands keep.
 
     Returns:
         A :class:`Forecaster` whose spec says it was trained until the last price's date.
@@ -46,10 +53,29 @@ def refit_on_all(
         features.horizon,
         strategy="direct",
     )
+    relative = relative_space(series, target)
     setup = WindowSetup(
-        features.window, features.horizon, val_fraction=val_fraction, scaler=features.scaler
+        features.window,
+        features.horizon,
+        val_fraction=val_fraction,
+        scaler=features.scaler,
+        calibrate=intervals is not None,
+        relative=relative,
     )
     state = windowed(fns, setup).fit(series, len(series.prices), None)
+    bands, halflife = None, None
+    if intervals is not None and state.calibration is not None:
+        halflife = intervals.volatility_halflife
+        vol = None if halflife is None else ewma_volatility(series.prices, relative, halflife)
+        bands = latest_quantiles(
+            state.calibration,
+            len(series.prices),
+            features.horizon,
+            intervals.levels,
+            intervals.window,
+            intervals.min_residuals,
+            vol,
+        )
     last: dt.date = pd.Timestamp(prices.index[-1]).date()
     spec = ForecastSpec(
         ticker=ticker,
@@ -62,5 +88,8 @@ def refit_on_all(
         trained_until=last.isoformat(),
         calendar=calendar,
         frequency=frequency,
+        bands=bands,
+        relative=relative,
+        volatility_halflife=halflife if bands else None,
     )
     return Forecaster(state.model, state.scaler, spec)

@@ -7,6 +7,8 @@ a replay) is ignored, so what a night forecast can never be rewritten after the 
 
 The schema is versioned: ``ledger_schema`` holds the version, and :data:`MIGRATIONS`
 brings an older database up to date inside one transaction when the ledger is opened.
+Prediction intervals sit in their own table, one row per forecast and level, so a
+ledger written before they existed opens unchanged and any set of levels fits.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-SCHEMA_VERSION = 1
+from pricecast.tasks.interval_scores import levels_of
+from pricecast.tasks.intervals import level_name
+
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -62,6 +67,20 @@ nights_table = sa.Table(
     sa.PrimaryKeyConstraint("as_of", "ticker", name="pk_night"),
 )
 
+bounds_table = sa.Table(
+    "forecast_bounds",
+    metadata,
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("ticker", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("h", sa.Integer, nullable=False),
+    sa.Column("level", sa.Float, nullable=False),
+    sa.Column("lower", sa.Float, nullable=False),
+    sa.Column("upper", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint("as_of", "ticker", "model", "h", "level", name="pk_bound"),
+)
+"""Lower and upper bound of a forecast's central interval at each level."""
+
 live_runs_table = sa.Table(
     "live_runs",
     metadata,
@@ -88,7 +107,11 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[forecasts_table, nights_table, live_runs_table])
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1}
+def _add_bounds_v2(conn: Connection) -> None:
+    bounds_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1, 2: _add_bounds_v2}
 """``{version: step}``: each step brings a database from ``version - 1`` to ``version``."""
 
 
@@ -162,6 +185,7 @@ class Ledger:
         """Write a night's forecasts and mark the night done, in one transaction.
 
         Rows whose ``(as_of, ticker, model, h)`` is already there are left as they are.
+        ``lower_<L>``/``upper_<L>`` columns go to the bounds table (a NaN pair: none).
 
         Returns:
             The forecast rows inserted now (0 when the night had been recorded before).
@@ -176,6 +200,7 @@ class Ledger:
                 row[key] = pd.Timestamp(row[key]).date()
             for key in ("model_version", "run_id"):
                 row[key] = None if pd.isna(row.get(key)) else str(row[key])
+        bounds = _bound_rows(forecasts)
         t = forecasts_table
         night_rows = sa.select(sa.func.count()).where(t.c.as_of == as_of, t.c.ticker == ticker)
         try:
@@ -186,6 +211,11 @@ class Ledger:
                         index_elements=["as_of", "ticker", "model", "h"]
                     )
                     conn.execute(stmt, rows)
+                if bounds:
+                    stmt = self._insert(bounds_table).on_conflict_do_nothing(
+                        index_elements=["as_of", "ticker", "model", "h", "level"]
+                    )
+                    conn.execute(stmt, bounds)
                 inserted = (conn.execute(night_rows).scalar() or 0) - before
                 night = self._insert(nights_table).on_conflict_do_nothing(
                     index_elements=["as_of", "ticker"]
@@ -208,7 +238,11 @@ class Ledger:
     def forecasts(
         self, tickers: Sequence[str] | None = None, until: dt.date | None = None
     ) -> pd.DataFrame:
-        """Forecast rows (optionally of some tickers, made up to ``until``), oldest first."""
+        """Forecast rows (optionally of some tickers, made up to ``until``), oldest first.
+
+        With bounds recorded, ``lower_<L>, upper_<L>`` columns follow (NaN where a
+        forecast has none).
+        """
         query = sa.select(*[forecasts_table.c[k] for k in FORECAST_COLUMNS])
         if tickers:
             query = query.where(forecasts_table.c.ticker.in_(list(tickers)))
@@ -220,11 +254,26 @@ class Ledger:
             forecasts_table.c.model,
             forecasts_table.c.h,
         )
+        b = bounds_table
+        keys = ["as_of", "ticker", "model", "h"]
+        bq = sa.select(*[b.c[k] for k in (*keys, "level", "lower", "upper")])
+        if tickers:
+            bq = bq.where(b.c.ticker.in_(list(tickers)))
+        if until is not None:
+            bq = bq.where(b.c.as_of <= until)
         with self.engine.connect() as conn:
             frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=FORECAST_COLUMNS)
+            bounds = pd.DataFrame(conn.execute(bq).mappings().all())
         for key in ("as_of", "target_date"):
             frame[key] = pd.to_datetime(frame[key])
-        return frame
+        if bounds.empty:
+            return frame
+        bounds["as_of"] = pd.to_datetime(bounds["as_of"])
+        wide = bounds.pivot_table(index=keys, columns="level", values=["lower", "upper"])
+        levels = sorted(bounds["level"].unique())
+        cols = {(s, v): f"{s}_{level_name(v)}" for v in levels for s in ("lower", "upper")}
+        wide = wide[list(cols)].set_axis(list(cols.values()), axis=1).reset_index()
+        return frame.merge(wide, on=keys, how="left")
 
     def nights(self, ticker: str | None = None) -> pd.DataFrame:
         """The nights recorded (``as_of, ticker, retrained, reason, model_version``)."""
@@ -258,6 +307,29 @@ class Ledger:
     def dispose(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+
+
+def _bound_rows(forecasts: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the bounds table from ``lower_<L>``/``upper_<L>`` columns (finite pairs)."""
+    out = []
+    for level in levels_of(forecasts):
+        name = level_name(level)
+        part = forecasts[["as_of", "ticker", "model", "h", f"lower_{name}", f"upper_{name}"]]
+        for row in part.itertuples(index=False):
+            lower, upper = float(row[4]), float(row[5])
+            if pd.notna(lower) and pd.notna(upper):
+                out.append(
+                    {
+                        "as_of": pd.Timestamp(row[0]).date(),
+                        "ticker": row[1],
+                        "model": row[2],
+                        "h": int(row[3]),
+                        "level": level,
+                        "lower": lower,
+                        "upper": upper,
+                    }
+                )
+    return out
 
 
 def _short(err: Exception) -> str:

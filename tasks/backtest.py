@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig
 from pricecast.tasks.baselines import BASELINES, DEFAULT_BASELINES, baseline_models
 from pricecast.tasks.forecasters import (
@@ -30,6 +31,8 @@ from pricecast.tasks.forecasters import (
     series_from_prices,
     windowed,
 )
+from pricecast.tasks.interval_backtest import banded_forecasts, relative_space
+from pricecast.tasks.interval_scores import common_rows, interval_metrics, levels_of
 from pricecast.tasks.metrics import evaluate, naive_scale
 
 MIN_ORIGINS = 20
@@ -156,11 +159,15 @@ def model_forecasts(
 
 
 def _long_frame(
-    series: Series, origins: np.ndarray, forecasts: Mapping[str, np.ndarray]
+    series: Series,
+    origins: np.ndarray,
+    forecasts: Mapping[str, np.ndarray],
+    bands: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """Stack forecasts ``(n, H)`` per model into the long :data:`COLUMNS` frame.
 
-    Targets past the last row of the series have no date and are left out.
+    Targets past the last row of the series have no date and are left out. Bands
+    (``{model: {"lower_80": (n, H), ...}}``) add their columns after :data:`COLUMNS`.
     """
     horizon = next(iter(forecasts.values())).shape[1]
     rows = origins[:, None] + np.arange(1, horizon + 1)
@@ -180,11 +187,13 @@ def _long_frame(
                 "predicted": np.asarray(pred, dtype="float64")[keep],
                 "model": name,
                 "anchor": series.prices[cut],
+                **{c: v[keep] for c, v in (bands or {}).get(name, {}).items()},
             }
         )
         for name, pred in forecasts.items()
     ]
-    return pd.concat(parts, ignore_index=True)[list(COLUMNS)]
+    extra = list(next(iter(bands.values()))) if bands else []
+    return pd.concat(parts, ignore_index=True)[[*COLUMNS, *extra]]
 
 
 def walk_forward(
@@ -196,6 +205,7 @@ def walk_forward(
     target: str = "adj_close",
     include_baselines: bool = True,
     season_length: int | None = None,
+    intervals: IntervalsConfig | None = None,
 ) -> pd.DataFrame:
     """Backtest forecasters and the baselines over rolling origins.
 
@@ -214,11 +224,14 @@ def walk_forward(
         target: Target price column.
         include_baselines: Also backtest persistence, drift and the moving average.
         season_length: Rows per season: adds the seasonal-naive baseline.
+        intervals: Also band every forecast at these levels, calibrated at each origin
+            on residuals known then (``tasks/interval_backtest.py``).
 
     Returns:
         A long frame with :data:`COLUMNS`: one row per model, cutoff and step ahead
         ``h`` whose target date lies in the series; prices are real (not scaled) and
         ``anchor`` is the price at the cutoff. Models come first, then the baselines.
+        With ``intervals``, ``lower_<level>`` and ``upper_<level>`` columns follow.
 
     Raises:
         ValueError: For a model named like a baseline or named twice, a recursive model
@@ -242,14 +255,24 @@ def walk_forward(
         ),
         val_fraction=backtest.val_fraction,
         scaler=features.scaler,
+        calibrate=intervals is not None,
+        relative=relative_space(series, target),
     )
     everyone = [windowed(m, setup) for m in models]
     if include_baselines:
         everyone += baseline_models(features.horizon, backtest.ma_window, season_length)
-    forecasts = {
-        m.name: model_forecasts(m, series, origins, backtest.refit_every) for m in everyone
+    if intervals is None:
+        forecasts = {
+            m.name: model_forecasts(m, series, origins, backtest.refit_every) for m in everyone
+        }
+        return _long_frame(series, origins, forecasts)
+    segments = refit_segments(len(origins), backtest.refit_every)
+    banded = {
+        m.name: banded_forecasts(m, series, origins, segments, intervals, setup.relative)
+        for m in everyone
     }
-    return _long_frame(series, origins, forecasts)
+    forecasts = {name: pred for name, (pred, _) in banded.items()}
+    return _long_frame(series, origins, forecasts, {n: b for n, (_, b) in banded.items()})
 
 
 def insample_scale(prices: pd.Series, until: pd.Timestamp, lag: int = 1) -> float:
@@ -272,11 +295,16 @@ def summarize(frame: pd.DataFrame, scale: float) -> dict[str, dict[str, list[flo
 
     Returns:
         ``{model: {metric: [h=1, h=2, ...]}}`` for every metric of
-        :data:`pricecast.tasks.metrics.METRICS`.
+        :data:`pricecast.tasks.metrics.METRICS`, and the interval metrics of
+        :func:`pricecast.tasks.interval_scores.interval_metrics` when the frame has bands.
     """
     out: dict[str, dict[str, list[float]]] = {}
+    levels = levels_of(frame)
+    common = common_rows(frame, levels) if levels else None
     for (model, _h), part in frame.sort_values("h").groupby(["model", "h"], sort=False):
         scores = evaluate(part["actual"], part["predicted"], part["anchor"], scale)
+        if common is not None:
+            scores.update(interval_metrics(part[common.loc[part.index]], levels))
         per_model = out.setdefault(str(model), {})
         for metric, value in scores.items():
             per_model.setdefault(metric, []).append(value)

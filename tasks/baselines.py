@@ -105,7 +105,7 @@ def seasonal_naive_model(horizon: int, season: int) -> ForecastModel:
     def predict(state: None, series: Series, origins: np.ndarray) -> np.ndarray:
         return seasonal_naive(series.full_prices, origins + series.offset, horizon, season)
 
-    return ForecastModel("seasonal_naive", _no_fit, predict, baseline=True)
+    return ForecastModel("seasonal_naive", _no_fit, predict, baseline=True, warmup=season - 1)
 
 
 def baseline_models(

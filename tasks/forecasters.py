@@ -17,7 +17,7 @@ windows is written as a :class:`ModelFns` and turned into a ForecastModel by
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +25,7 @@ import pandas as pd
 
 from pricecast.configs.schema import FeaturesConfig
 from pricecast.tasks.features import default_inputs, input_frame, prices_from_targets, target_matrix
+from pricecast.tasks.intervals import Calibration
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.windows import windows
 
@@ -87,6 +88,10 @@ SeriesFit = Callable[[Series, int, Any], Any]
 SeriesPredict = Callable[[Any, Series, np.ndarray], np.ndarray]
 
 
+def _no_calibration(state: Any) -> Calibration | None:
+    return None
+
+
 @dataclass(frozen=True)
 class ForecastModel:
     """A forecaster as ``fit`` and ``predict`` over a :class:`Series` (see the module doc).
@@ -96,12 +101,18 @@ class ForecastModel:
         fit: ``fit(series, cutoff_row, previous_state) -> state``.
         predict: ``predict(state, series, origin_rows) -> prices (n, H)``.
         baseline: Whether this is a baseline (never registered as a champion).
+        calibration: The out-of-sample residuals a fitted state carries (a windowed
+            model's validation span), or ``None``.
+        warmup: Rows of history a forecast needs before its origin (a baseline's
+            earliest origin is this row).
     """
 
     name: str
     fit: SeriesFit
     predict: SeriesPredict
     baseline: bool = False
+    calibration: Callable[[Any], Calibration | None] = _no_calibration
+    warmup: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,9 @@ class WindowSetup:
         lo_length: Rows of a sliding training window (``None``: expanding).
         val_fraction: Latest share of each training set held out for early stopping.
         scaler: ``minmax`` or ``standard``.
+        calibrate: After each fit, keep the residuals of the validation span (the
+            model did not train on it) for conformal intervals.
+        relative: Those residuals are log ratios (prices), not differences.
     """
 
     window: int
@@ -143,14 +157,21 @@ class WindowSetup:
     lo_length: int | None = None
     val_fraction: float = 0.1
     scaler: str = "minmax"
+    calibrate: bool = False
+    relative: bool = True
 
 
 @dataclass(frozen=True)
 class Fitted:
-    """State of a windowed model: the model's own state and the scaler of its training set."""
+    """State of a windowed model.
+
+    Its own state, its training set's scaler and, when asked for, the residuals of its
+    validation span (see :class:`WindowSetup`).
+    """
 
     model: Any
     scaler: SeriesScaler
+    calibration: Calibration | None = None
 
 
 def check_strategy(strategy: str, inputs: Sequence[str], target: str) -> None:
@@ -268,9 +289,26 @@ def windowed(fns: ModelFns, setup: WindowSetup) -> ForecastModel:
     def fit(series: Series, cutoff: int, previous: Fitted | None) -> Fitted:
         scaler, (x_tr, y_tr, x_val, y_val) = training_set(series, cutoff, setup, outputs)
         warm = previous.model if previous is not None else None
-        return Fitted(fns.fit(x_tr, y_tr, x_val, y_val, warm), scaler)
+        fitted = Fitted(fns.fit(x_tr, y_tr, x_val, y_val, warm), scaler)
+        if not setup.calibrate:
+            return fitted
+        # Sample j's window ends at row lo + j + window - 1 (its origin); the model
+        # trained on the targets of the samples before the validation span.
+        lo = 0 if setup.lo_length is None else max(0, cutoff - setup.lo_length)
+        n = cutoff - lo - setup.window - outputs + 1
+        first_val = n - len(x_val)
+        origins = lo + setup.window - 1 + np.arange(first_val, n)
+        trained_until = lo + setup.window - 1 + first_val - 1 + outputs
+        pred = forecast(fns, fitted, series, origins, setup)
+        calibration = Calibration.of_forecasts(
+            origins, pred, series.prices[:cutoff], setup.relative, trained_until, cutoff
+        )
+        return replace(fitted, calibration=calibration)
 
     def predict(state: Fitted, series: Series, origins: np.ndarray) -> np.ndarray:
         return forecast(fns, state, series, origins, setup)
 
-    return ForecastModel(fns.name, fit, predict)
+    def calibration(state: Fitted) -> Calibration | None:
+        return state.calibration
+
+    return ForecastModel(fns.name, fit, predict, calibration=calibration)

@@ -5,7 +5,9 @@ A forecast *matures* when its ``target_date`` is a session up to the scoring nig
 the same matured targets, per ``(ticker, model, h)``, over the last 20 and 60 matured
 forecasts and since inception. MASE divides the MAE by the in-sample one-step
 persistence error of the :data:`SCALE_SESSIONS` sessions up to ``as_of``, one scale per
-ticker and night, the same for every model.
+ticker and night, the same for every model. Forecasts recorded with prediction intervals
+add their coverage per level and interval score (share of the last price), over the
+forecasts of the window that carry bounds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pricecast.tasks.interval_scores import interval_metrics, levels_of
+from pricecast.tasks.intervals import bound_columns, level_name
 from pricecast.tasks.metrics import METRICS, evaluate, naive_scale
 
 WINDOWS: tuple[tuple[str, int | None], ...] = (("last_20", 20), ("last_60", 60), ("all", None))
@@ -74,11 +78,16 @@ def score_live(
     Returns:
         One row per ``(ticker, model, h, window)`` with :data:`SCORE_COLUMNS`; empty when
         nothing has matured. ``persistence_mase`` is persistence's MASE on the very same
-        target days (targets of the model's latest N forecasts).
+        target days (targets of the model's latest N forecasts). With bounds in the
+        ledger, ``coverage_<L>`` per level and ``interval_score`` follow (NaN for a
+        window without bounds).
     """
     rows = matured(forecasts, prices, as_of)
+    levels = levels_of(rows)
+    extra = [*(f"coverage_{level_name(v)}" for v in levels), "interval_score"] if levels else []
+    columns = [*SCORE_COLUMNS, *extra]
     if rows.empty:
-        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+        return pd.DataFrame(columns=columns)
     scale = live_scale(prices, as_of)
     pers = rows[rows["model"] == "persistence"].set_index(["as_of", "h"])["value"]
     out = []
@@ -102,9 +111,19 @@ def score_live(
                     "n": len(chunk),
                     **scores,
                     "persistence_mase": pers_mase,
+                    **_interval_scores(chunk, levels, extra),
                 }
             )
-    return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+    return pd.DataFrame(out, columns=columns)
+
+
+def _interval_scores(chunk: pd.DataFrame, levels: list[float], names: list[str]) -> dict:
+    """Coverage and interval score of the rows of a window that carry every bound."""
+    if not levels:
+        return {}
+    banded = chunk.dropna(subset=bound_columns(levels))
+    scores = interval_metrics(banded.rename(columns={"last_price": "anchor"}), levels)
+    return {k: scores[k] for k in names}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pricecast.tasks.dataset import Dataset
+from pricecast.tasks.plot_bands import backtest_bands
 from pricecast.tasks.plot_layers import (
     BASELINE_STYLE,
     REFERENCE,
@@ -151,9 +152,12 @@ def backtest_figure(
 ) -> Figure:
     """Real values vs every model's step-``h`` backtest forecasts (baselines included).
 
+    With prediction intervals, the first learned model's fan and persistence's (light)
+    are shaded behind the lines (``tasks/plot_bands.py``).
+
     Args:
         title: Figure title.
-        frame: Walk-forward table (``date, h, actual, predicted, model``).
+        frame: Walk-forward table (``date, h, actual, predicted, model``, bounds).
         rmse: RMSE at step ``h`` per model (legend).
         h: Step ahead to draw.
         ylabel: Label of the value axis.
@@ -164,7 +168,9 @@ def backtest_figure(
     lines = {
         str(name): g.set_index("date")["predicted"] for name, g in part.groupby("model", sort=False)
     }
-    return forecast_figure(title, actual.iloc[:0], actual, lines, rmse, ylabel)
+    fig = forecast_figure(title, actual.iloc[:0], actual, lines, rmse, ylabel)
+    backtest_bands(fig.axes[0], part)
+    return fig
 
 
 def live_figure(

@@ -41,11 +41,13 @@ def log_live_scores(
         How many metric values were logged.
     """
     now = int(time.time() * 1000)
+    names = [*LIVE_METRICS, *(c for c in scores.columns if c.startswith("coverage_"))]
+    names += ["interval_score"] if "interval_score" in scores.columns else []
     metrics = [
-        Metric(f"{row.model}.h{row.h}.{row.window}.{name}", float(value), now, step)
-        for row in scores.itertuples(index=False)
-        for name in LIVE_METRICS
-        if (value := getattr(row, name)) is not None and math.isfinite(float(value))
+        Metric(f"{row['model']}.h{row['h']}.{row['window']}.{name}", float(value), now, step)
+        for row in scores.to_dict("records")
+        for name in names
+        if (value := row[name]) is not None and math.isfinite(float(value))
     ]
     client = tracker.client
     for i in range(0, len(metrics), 900):

@@ -93,7 +93,9 @@ class ForecasterModel(PythonModel):
 
     Input: a DataFrame with a ``date`` column (or a DatetimeIndex) and the price columns
     the model uses (``close``/``adj_close``/…; Yahoo's capitalised names are accepted).
-    Params: ``horizon`` (days ahead, up to the model's). Output: ``date``, ``forecast``.
+    Params: ``horizon`` (days ahead, up to the model's). Output: ``date``, ``forecast``
+    and, for a forecaster with prediction intervals, ``lower_80, upper_80, lower_95,
+    upper_95`` (one pair per configured level).
     """
 
     def load_context(self, context: Any) -> None:  # noqa: D102

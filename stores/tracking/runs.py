@@ -281,14 +281,40 @@ def log_variant_evaluation(
             client.log_artifact(run_id, str(d / name))
 
 
-def log_backtest(tracker: Tracker, run_id: str, frame: pd.DataFrame, seconds: float) -> None:
-    """Log a variant's backtest rows (``backtest.csv``) and its duration to its run."""
+def log_backtest(
+    tracker: Tracker,
+    run_id: str,
+    frame: pd.DataFrame,
+    seconds: float,
+    metrics: Mapping[str, list[float]] | None = None,
+) -> None:
+    """Log a variant's backtest rows (``backtest.csv``) and its duration to its run.
+
+    ``metrics`` (``{metric: [h=1, ...]}``, e.g. its interval scores) are logged as
+    ``backtest_<metric>`` at step 0 (the mean over the steps ahead, each step having the
+    same origins) and, only when there is more than one step ahead, as the series
+    ``backtest_<metric>_by_h`` whose steps are the steps ahead.
+    """
     client = tracker.client
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "backtest.csv"
         frame.to_csv(path, index=False, date_format="%Y-%m-%d")
         client.log_artifact(run_id, str(path))
     client.log_metric(run_id, f"{TIMING_PREFIX}backtest_seconds", float(seconds))
+    now = int(time.time() * 1000)
+    batch: list[Metric] = []
+    for name, values in (metrics or {}).items():
+        finite = [float(v) for v in values if np.isfinite(v)]
+        if finite:
+            batch.append(Metric(f"backtest_{name}", float(np.mean(finite)), now, 0))
+        if len(values) > 1:
+            batch += [
+                Metric(f"backtest_{name}_by_h", float(v), now, h)
+                for h, v in enumerate(values, start=1)
+                if np.isfinite(v)
+            ]
+    if batch:
+        client.log_batch(run_id, metrics=batch)
 
 
 def note_decision(tracker: Tracker, run_id: str, decision: str, best_model: str) -> None:

@@ -100,7 +100,18 @@ def test_backtest_guard_and_predict(prefect_api, home, tmp_path):
     table = pd.read_csv(
         client.download_artifacts(parent.info.run_id, "backtest/backtest.csv", str(tmp_path))
     )
-    assert list(table.columns) == ["cutoff", "date", "h", "actual", "predicted", "model", "anchor"]
+    assert list(table.columns) == [
+        *["cutoff", "date", "h", "actual", "predicted", "model", "anchor"],
+        *["lower_80", "upper_80", "lower_95", "upper_95"],
+    ]
+    assert (table["lower_95"] <= table["lower_80"]).all()
+    assert (table["upper_80"] <= table["upper_95"]).all()
+    # Intervals are scored for every model on the same origins, per step ahead.
+    for per_h in bt["models"].values():
+        assert all(len(per_h[m]) == 3 for m in ("coverage_80", "coverage_95", "interval_score"))
+        assert 0.5 <= per_h["coverage_95"][0] <= 1.0
+    rnn_run = client.get_run(summary["tickers"]["KO"]["mlflow"]["runs"]["rnn"])
+    assert "backtest_coverage_80" in rnn_run.data.metrics
     assert (pd.to_datetime(table["cutoff"]) < pd.to_datetime(table["date"])).all()
 
     # A champion exists; a deliberately bad model must not take the alias.

@@ -75,3 +75,21 @@ def test_min_improvement_margin():
     assert decide(
         _summary(rnn=0.98, persistence=1.0, drift=1.1, moving_average=1.5), min_improvement=0.01
     ).promote
+
+
+def test_interval_score_decides_with_the_same_rule():
+    def summary(**score):
+        # MASE ranks the other way round, so only interval_score can pick the winner.
+        return {n: {"mase": [1.0 / v], "interval_score": [v]} for n, v in score.items()}
+
+    scores = summary(lstm=0.08, gru=0.09, persistence=0.1, drift=0.11)
+    d = decide(scores, "interval_score")
+    assert (d.best_model, d.candidate, d.promote) == ("lstm", "lstm", True)
+    assert "interval_score 0.0800 beats persistence (0.1000)" in d.reason
+    d = decide(
+        scores, "interval_score", current=0.07, current_label="champion v2", has_current=True
+    )
+    assert (d.candidate, d.promote) == ("lstm", False)
+    d = decide(summary(lstm=0.12, persistence=0.1), "interval_score")
+    assert (d.best_model, d.promote) == ("persistence", False)
+    assert decide(scores, "mase").best_model == "drift"

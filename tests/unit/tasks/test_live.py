@@ -40,6 +40,36 @@ def _ledger(models=("lstm", "persistence"), nights=30, h=1, bias=0.5) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def test_coverage_and_interval_score_over_the_last_n_banded_forecasts():
+    ledger = _ledger()
+    # lstm's band: value +- 1 (80 %), +- 2 (95 %); persistence has none on 10 nights.
+    ledger = ledger.assign(
+        lower_80=ledger["value"] - 1,
+        upper_80=ledger["value"] + 1,
+        lower_95=ledger["value"] - 2,
+        upper_95=ledger["value"] + 2,
+    )
+    ledger.loc[(ledger["model"] == "persistence") & (ledger.index < 20), "lower_80"] = np.nan
+    as_of = DATES[280]
+    scores = score_live(ledger, PRICES, as_of, (("last_20", 20), ("last_60", 60)))
+    assert {"coverage_80", "coverage_95", "interval_score"} <= set(scores.columns)
+    row = scores[(scores.model == "lstm") & (scores.window == "last_20")].iloc[0]
+    chunk = matured(ledger, PRICES, as_of).query("model == 'lstm'").tail(20)
+    y, v = chunk["actual"].to_numpy(), chunk["value"].to_numpy()
+    last = chunk["last_price"].to_numpy()
+    assert row["coverage_80"] == pytest.approx(np.mean(np.abs(y - v) <= 1))
+    is80 = np.mean((2 + 20 * np.maximum(np.abs(y - v) - 1, 0)) / last)
+    is95 = np.mean((4 + 80 * np.maximum(np.abs(y - v) - 2, 0)) / last)
+    assert row["interval_score"] == pytest.approx((is80 + is95) / 2)
+    # Persistence's window counts only the nights that carry its bounds.
+    pers = scores[(scores.model == "persistence") & (scores.window == "last_60")].iloc[0]
+    banded = matured(ledger, PRICES, as_of).query("model == 'persistence'").dropna()
+    assert pers["coverage_80"] == pytest.approx(
+        np.mean(np.abs(banded["actual"] - banded["value"]) <= 1)
+    )
+    assert "coverage_80" not in score_live(_ledger(), PRICES, as_of).columns
+
+
 def test_only_forecasts_whose_target_is_known_mature():
     ledger = _ledger()
     as_of = DATES[265]
