@@ -105,12 +105,14 @@ def predict_command(
         overrides["data.source"] = source
     config = load_config(config_ref, overrides)
     import_tensorflow_quietly()
-    from pricecast.flows.predict import NoChampionError, predict_ahead
+    from pricecast.flows.predict import HorizonError, NoChampionError, predict_ahead
 
     try:
         outlook = predict_ahead(ticker, horizon, config.data, output.resolve() if output else None)
     except NoChampionError as err:
         raise CliError(str(err)) from None
+    except HorizonError as err:
+        raise CliError(str(err), 2) from None
     print(
         f"{ticker}: champion v{outlook.model_version} ({outlook.variant}); prices from "
         f"{outlook.source} up to {outlook.last_date}"
