@@ -61,6 +61,13 @@ class PlainFilter(logging.Filter):
         return not (BOOKKEEPING.match(message) or EPOCH.match(message))
 
 
+class ServerBanner(logging.Filter):
+    """Leaves out the temporary Prefect API's start and stop lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        return not (record.name == "prefect" and "temporary server" in record.getMessage()[:40])
+
+
 class _Bars(logging.Handler):
     """Drives a rich ``Progress``: one bar over the tickers, one per variant's epochs."""
 
@@ -130,6 +137,9 @@ def live_output(tickers: list[str], verbose: bool = False) -> Iterator[None]:
     finally:
         for handler in consoles:
             handler.removeFilter(plain)
+            if not any(isinstance(f, ServerBanner) for f in handler.filters):
+                # The temporary API stops when the process exits, after this block.
+                handler.addFilter(ServerBanner())
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
 

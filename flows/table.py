@@ -82,14 +82,17 @@ def notes(summary: RunSummary) -> list[str]:
 
 def print_comparison(summary: RunSummary, console: Console) -> None:
     """Print the table, each ticker's best model in bold green, then the notes."""
+    from rich import box
     from rich.table import Table
 
     frame = comparison_frame(summary)
-    table = Table(show_edge=False, header_style="bold")
+    # Not a terminal (a file, a pipe, a CI log): plain ASCII, no line-drawing characters.
+    shape = box.SIMPLE_HEAD if console.is_terminal else box.ASCII
+    table = Table(box=shape, header_style="bold")
     for column in frame.columns:
         if column not in ("best", "champion"):
             table.add_column(HEADERS[column], justify="right" if column in NUMBERS else "left")
-    table.add_column("", justify="left")
+    table.add_column("best", justify="left")
     for row in frame.to_dict("records"):
         cells = [
             "" if isinstance(row[c], float) and math.isnan(row[c]) else f"{row[c]:.4f}"
