@@ -228,12 +228,13 @@ def deploy(
         str | None, typer.Option(help="IANA timezone of the schedule (America/New_York).")
     ] = None,
     dispatch: Annotated[
-        Dispatch,
+        Dispatch | None,
         typer.Option(
-            help="How deployed forecast runs train: in the flow run's process, or on the "
-            "train deployment of the gpu pool (needs a worker there).",
+            help="How deployed forecast runs train (default: the config's training.dispatch, "
+            "inprocess unless set): in the flow run's own process, or on the train deployment "
+            "of the gpu pool (runs fail at once while no worker serves it).",
         ),
-    ] = "inprocess",
+    ] = None,
 ) -> int:
     """Create the work pools and the nightly, on-demand and train deployments."""
     from pricecast.flows.commands import deploy_command

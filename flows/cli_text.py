@@ -81,8 +81,9 @@ SCORES_EPILOG = _epilog(
 DEPLOY = (
     "Create the work pools (cpu, gpu) and the deployments on a Prefect server: the "
     "nightly watchlist, the on-demand form and the train deployment.\n\n"
-    "On-demand runs train in their own process by default; with --dispatch deployment "
-    "they send training to the gpu pool and fail at once when no worker serves it."
+    "On-demand runs train in their own process unless the config sets training.dispatch: "
+    "deployment (or --dispatch deployment): then they send training to the gpu pool, and "
+    "fail at once while no worker serves it."
 )
 DEPLOY_EPILOG = _epilog(
     [

@@ -206,14 +206,14 @@ def deploy_command(
     on_demand_ref: str | None,
     cron: str | None,
     timezone: str | None,
-    dispatch: str,
+    dispatch: str | None,
 ) -> int:
     """``forecast deploy``: work pools and deployments on ``PREFECT_API_URL``."""
     home = forecast_home()
     prepare_environment(home)
     from pricecast.configs.loader import load_config, require_prices
 
-    overrides = {"training.dispatch": dispatch}
+    overrides = {"training.dispatch": dispatch} if dispatch else {}
     nightly = require_prices(load_config(config_ref, overrides), "the nightly deployment")
     on_demand = load_config(on_demand_ref or config_ref, overrides)
     import_tensorflow_quietly()
