@@ -26,13 +26,30 @@ GLOBAL_FLAGS = ("--debug", "-v", "--verbose", "--version")
 """Flags that belong to the whole command, wherever they are written."""
 
 
+MANY = ("--tickers", "-t")
+"""Options that take several values after one flag (``--tickers KO MSFT``)."""
+
+
+def _spread(args: list[str]) -> list[str]:
+    """``--tickers A B`` as ``--tickers A --tickers B`` (no command takes bare arguments)."""
+    out: list[str] = []
+    flag = None
+    for arg in args:
+        if arg.startswith("-"):
+            flag = arg if arg in MANY else None
+        elif flag and out[-1] != flag:
+            out.append(flag)
+        out.append(arg)
+    return out
+
+
 class _Group(TyperGroup):
     """Moves the global flags in front of the command, so they work anywhere."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: D102
         cut = args.index("--") if "--" in args else len(args)
         flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
-        rest = [a for a in args[:cut] if a not in GLOBAL_FLAGS] + args[cut:]
+        rest = _spread([a for a in args[:cut] if a not in GLOBAL_FLAGS]) + args[cut:]
         return super().parse_args(ctx, flags + rest)
 
 
@@ -86,7 +103,7 @@ ConfigOpt = Annotated[
 ]
 TickersOpt = Annotated[
     list[str] | None,
-    typer.Option("--tickers", "-t", help="Override data.tickers (repeat, or space-separated)."),
+    typer.Option("--tickers", "-t", help="Override data.tickers: --tickers KO MSFT."),
 ]
 SourceOpt = Annotated[Source | None, typer.Option(help="Override data.source.")]
 EpochsOpt = Annotated[int | None, typer.Option(min=1, help="Override training.epochs.")]

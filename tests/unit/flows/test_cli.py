@@ -108,3 +108,15 @@ def test_importing_the_cli_loads_no_tensorflow_mlflow_or_prefect():
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_tickers_take_several_values_after_one_flag():
+    import typer
+
+    from pricecast.flows.cli import _spread
+
+    args = ["--tickers", "KO", "MSFT", "--epochs", "3", "-t", "JPM"]
+    assert _spread(args) == ["--tickers", "KO", "--tickers", "MSFT", "--epochs", "3", "-t", "JPM"]
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    ctx = run.make_context("run", _spread(args))
+    assert ctx.params["tickers"] == ["KO", "MSFT", "JPM"] and ctx.params["epochs"] == 3
