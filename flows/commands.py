@@ -109,10 +109,8 @@ def predict_command(
 
     try:
         outlook = predict_ahead(ticker, horizon, config.data, output.resolve() if output else None)
-    except NoChampionError as err:
+    except (NoChampionError, HorizonError) as err:
         raise CliError(str(err)) from None
-    except HorizonError as err:
-        raise CliError(str(err), 2) from None
     print(
         f"{ticker}: champion v{outlook.model_version} ({outlook.variant}); prices from "
         f"{outlook.source} up to {outlook.last_date}"

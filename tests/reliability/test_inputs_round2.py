@@ -402,7 +402,7 @@ def test_horizon_zero_with_a_champion_is_refused_not_read_as_default(champion, h
 
 def test_horizon_past_the_champions_is_refused_naming_its_horizon(champion, home, capsys):
     code, out, err = _cli(capsys, "predict", "--ticker", "KO", "--horizon", "3")
-    assert code == 2
+    assert code == 1
     line = one_line_error(err)
     assert line.startswith(
         f"forecast: KO's champion (v{champion}, rnn) was trained to forecast 1 step(s) ahead, "
