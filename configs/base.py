@@ -34,3 +34,14 @@ class Strict(BaseModel):
     """Base: unknown keys are errors and assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def repeated(values: list[str]) -> list[str]:
+    """The values that occur more than once, in first-seen order (for error messages)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        if value in seen and value not in out:
+            out.append(value)
+        seen.add(value)
+    return out

@@ -6,23 +6,11 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from pricecast.configs.base import Strict
+from pricecast.configs.base import Strict, repeated
 
 
 class LiveConfig(Strict):
-    """The nightly loop: trading calendar, retraining cadence, live scoring and decay.
-
-    Attributes:
-        calendar: Exchange calendar of the sessions forecasts target.
-        retrain_every: Sessions between retrainings of a ticker's models.
-        score_windows: Live scores cover the last N matured forecasts for each N (and
-            everything since inception).
-        decay_window: N of the decay check (one of ``score_windows``).
-        decay_margin: Relative margin: the champion has decayed when its live MASE is
-            worse than persistence's by more than this.
-        catch_up_limit: Missed sessions a nightly run backfills before its own night.
-        experiment_suffix: MLflow experiment of the live scores: ``<experiment><suffix>``.
-    """
+    """The nightly loop: trading calendar, retraining cadence, live scoring and decay."""
 
     calendar: Annotated[
         str,
@@ -45,6 +33,7 @@ class LiveConfig(Strict):
         list[Annotated[int, Field(ge=1, le=1000)]],
         Field(
             min_length=1,
+            json_schema_extra={"uniqueItems": True},
             title="Score windows",
             description="Live scores over the last N matured forecasts, for each N",
         ),
@@ -88,6 +77,8 @@ class LiveConfig(Strict):
 
     @model_validator(mode="after")
     def _decay_window(self) -> LiveConfig:
+        if dupes := repeated([str(n) for n in self.score_windows]):
+            raise ValueError(f"score_windows must be unique; repeated: {', '.join(dupes)}")
         if self.decay_window not in self.score_windows:
             raise ValueError(
                 f"decay_window ({self.decay_window}) must be one of score_windows "

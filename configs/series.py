@@ -22,18 +22,7 @@ _COLUMN = re.compile(r"^[^\x00-\x1f]{1,100}$")
 
 
 class SeriesConfig(Strict):
-    """Where a generic series is read from and how its dates and values are read.
-
-    Attributes:
-        sample: File name in the bundled sample folder (``source: sample``).
-        date_column: Name of the date column in the CSV.
-        date_format: ``strftime`` format of the dates (``None``: ISO dates).
-        columns: Series name (as in ``data.tickers``) → CSV column; a series not listed
-            reads the column named like it (case-insensitive).
-        unit: Unit of the values, shown on plot axes.
-        frequency: ``infer`` (``pandas.infer_freq`` on the dates) or a pandas offset alias.
-        season_length: Rows per season; adds the seasonal-naive baseline.
-    """
+    """Where a generic series is read from and how its dates and values are read."""
 
     sample: Annotated[
         str | None,

@@ -1,4 +1,4 @@
-"""What the ``forecast`` command prints: tables, one-line errors, a quiet start-up."""
+"""What the ``forecast`` command prints: one-line errors, a quiet start-up."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ import os
 import re
 import sys
 import tempfile
-
-from pricecast.flows.summary import BacktestFailure, BacktestSummary, RunSummary
-
-METRIC_COLUMNS = ("rmse", "mae", "mape", "mase", "directional_accuracy")
 
 # TensorFlow's native start-up lines: absl's preamble, its INFO records (oneDNN, CPU
 # features) and the CPU-feature line's continuation.
@@ -34,36 +30,6 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
-
-
-def format_table(summary: RunSummary) -> str:
-    """Render the summary's rows (variants and baselines) as a text table, with notes."""
-    head = f"{'ticker':<8} {'model':<16} " + " ".join(f"{c[:10]:>10}" for c in METRIC_COLUMNS)
-    lines = [head, "-" * len(head)]
-    rows = summary.rows()
-    for ticker, info in summary.tickers.items():
-        for row in rows:
-            if row["ticker"] == ticker and row["model"] in info.models:
-                values = " ".join(f"{row[c]:>10.4f}" for c in METRIC_COLUMNS)
-                lines.append(f"{ticker:<8} {row['model']:<16} {values}")
-        lines.append(f"{'':<8} source: {info.source}; test {' .. '.join(info.test_span)}")
-        bt = info.backtest
-        if isinstance(bt, BacktestSummary):
-            mase = ", ".join(f"{k} {v['mase'][0]:.3f}" for k, v in bt.models.items())
-            lines.append(f"{'':<8} backtest {bt.n_origins} origins, MASE h=1: {mase}")
-            if all("interval_score" in v for v in bt.models.values()):
-                score = ", ".join(f"{k} {v['interval_score'][0]:.4f}" for k, v in bt.models.items())
-                lines.append(f"{'':<8} interval score h=1: {score}")
-            lines.append(
-                f"{'':<8} best: {bt.best_model} — "
-                + ("promoted to @champion" if bt.promoted else "not promoted")
-                + f": {bt.decision}"
-            )
-        elif isinstance(bt, BacktestFailure):
-            lines.append(f"{'':<8} backtest failed: {bt.error}")
-    for ticker, why in summary.failed.items():
-        lines.append(f"{ticker:<8} FAILED: {why}")
-    return "\n".join(lines)
 
 
 class _NoTraceback(logging.Formatter):

@@ -95,8 +95,9 @@ def build_deployments(
             schedule=Cron(cron, timezone=timezone),
             parameters={"config": nightly.model_dump(mode="json")},
             work_pool_name="cpu",
-            description=f"Nightly loop on {', '.join(nightly.data.tickers)} ({cron}, "
-            f"{timezone}): score, retrain on cadence or decay, forecast the next sessions.",
+            description=f"Nightly loop on {', '.join(nightly.data.tickers)}: score, retrain on "
+            f"cadence or decay, forecast the next sessions. Schedule: cron {cron!r} in "
+            f"{timezone} time.",
             **common,
         ),
         forecast.to_deployment(
@@ -104,7 +105,8 @@ def build_deployments(
             parameters={"config": on_demand.model_dump(mode="json")},
             work_pool_name="cpu",
             description="Run the forecast with your own tickers, dates, window, horizon, "
-            "variants and epochs.",
+            "variants and epochs. Training runs in this flow run's process unless "
+            "training.dispatch is deployment (then a worker must serve the gpu pool).",
             **common,
         ),
         train.to_deployment(

@@ -27,17 +27,20 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.schema import RunConfig
+from pricecast.flows.boot import forecast_run_name
 from pricecast.flows.champion import (
     backtest_ticker,
     decide_champion,
     register_champion,
     report_backtest,
 )
+from pricecast.flows.dispatch import why_unserved
 from pricecast.flows.fetch import fetch_prices
 from pricecast.flows.home import forecast_home, run_output_dir
 from pricecast.flows.report import evaluate_ticker, report_ticker
 from pricecast.flows.results import TickerData, TrainResult
 from pricecast.flows.summary import BacktestFailure, RunSummary
+from pricecast.flows.table import artifact_rows, comparison_frame
 from pricecast.flows.train import train
 from pricecast.models.training import seed_process
 from pricecast.stores import outputs
@@ -171,27 +174,44 @@ def _prefect_tags() -> dict[str, str]:
 
 
 def _artifacts(summary: RunSummary, tracker: store.Tracker) -> None:
-    """The Prefect table (the summary's rows) and the links to every MLflow run."""
+    """The Prefect table (the CLI's comparison frame) and links to every MLflow run.
+
+    Links are absolute (``MLFLOW_UI_URL``, or the tracking server); a local store has no
+    UI running, so the artifact gives the command that starts one and the run ids.
+    """
     links = [f"# Forecast run — MLflow experiment `{tracker.experiment_name}`", ""]
-    if tracker.local:
-        links.append(f"Browse with `{tracker.ui_command()}` and open the links below there.\n")
+    if tracker.run_url("") is None:
+        links.append(
+            f"Start the MLflow UI with `{tracker.ui_command()}` (or set `MLFLOW_UI_URL` for "
+            f"links), then open experiment {tracker.experiment_id} and these runs:\n"
+        )
+
+    def link(label: str, run_id: str) -> str:
+        url = tracker.run_url(run_id)
+        return f"[{label}]({url})" if url else f"{label} `{run_id}`"
+
     for ticker, info in summary.tickers.items():
-        links.append(f"- **{ticker}** ([parent run]({tracker.run_url(info.mlflow.parent_run_id)}))")
+        links.append(f"- **{ticker}** ({link('parent run', info.mlflow.parent_run_id)})")
         for name, run_id in info.mlflow.runs.items():
-            links.append(f"  - [{name}]({tracker.run_url(run_id)})")
+            links.append(f"  - {link(name, run_id)}")
     for ticker, why in summary.failed.items():
         links.append(f"- **{ticker}** failed: {why}")
     create_table_artifact(
-        summary.rows(),
+        artifact_rows(comparison_frame(summary)),
         key="forecast-metrics",
-        description="Test-span metrics per ticker and model, persistence included",
+        description="Test-span and backtest metrics per ticker and model, baselines included; "
+        "best marks each ticker's best model",
     )
     create_markdown_artifact(
         "\n".join(links), key="forecast-mlflow-runs", description="MLflow runs of this flow run"
     )
 
 
-@flow(name="forecast", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(
+    name="forecast",
+    flow_run_name=forecast_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=4),
+)
 def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     """Fetch, prepare, train every variant, compare with the baselines, log and plot.
 
@@ -209,6 +229,9 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     home = forecast_home()
     out = Path(output_dir) if output_dir else run_output_dir(home, config.experiment)
     outputs.check_writable(out)
+    training = config.training
+    if training.dispatch == "deployment" and (why := why_unserved(training.deployment)):
+        return Failed(message=f"training cannot be dispatched: {why}")
     tracker = store.open_experiment(config.experiment, home)
     store.use_store(tracker)  # the entry point: once, for MLflow's fluent helpers
     seed_process(config.training.seed)

@@ -30,6 +30,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.loader import require_prices
 from pricecast.configs.schema import RunConfig
+from pricecast.flows.boot import nightly_run_name
 from pricecast.flows.fetch import fetch_prices
 from pricecast.flows.forecast import forecast
 from pricecast.flows.home import forecast_home, outputs_root
@@ -223,7 +224,11 @@ def _round(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
-@flow(name="nightly", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(
+    name="nightly",
+    flow_run_name=nightly_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=4),
+)
 def nightly(
     config: RunConfig,
     as_of: dt.date | None = None,

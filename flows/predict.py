@@ -31,6 +31,10 @@ class NoChampionError(LookupError):
     """No model holds the ``champion`` alias for the ticker."""
 
 
+class HorizonError(ValueError):
+    """The horizon asked for is longer than the champion was trained to forecast."""
+
+
 @dataclass(frozen=True)
 class Outlook:
     """A forward forecast and where it was written."""
@@ -80,6 +84,7 @@ def predict_ahead(
 
     Raises:
         NoChampionError: If the ticker has no champion yet.
+        HorizonError: If ``horizon`` exceeds the champion's (checked before prices load).
         ValueError: If ``horizon`` is below 1 (checked before the store is opened).
     """
     if horizon is not None and horizon < 1:
@@ -101,6 +106,14 @@ def predict_ahead(
             f"the champion of {ticker} cannot be loaded: {err}; the next `forecast run` "
             f"with backtest enabled replaces it"
         ) from None
+    spec = forecaster.spec
+    if horizon is not None and horizon > spec.horizon:
+        raise HorizonError(
+            f"{ticker}'s champion (v{version.version}, {spec.variant}) was trained to forecast "
+            f"{spec.horizon} step(s) ahead, so --horizon {horizon} is out of its reach: ask "
+            f"for at most {spec.horizon}, or train with features.horizon: {horizon} "
+            f"(e.g. `forecast run --config <a config with features.horizon: {horizon}>`)"
+        )
     csv_file = (
         confined(csv_path_for(data.csv_path, ticker, home), home, Path.cwd())
         if data.csv_path
@@ -112,7 +125,6 @@ def predict_ahead(
         loaded = load_prices(
             ticker, None, None, data.source, cache_dir=cache_dir(home), csv_path=csv_file
         )
-    spec = forecaster.spec
     model_features = FeaturesConfig.model_validate(
         {"target_transform": spec.transform, "inputs": spec.inputs}
     )

@@ -151,11 +151,11 @@ def _cancel_flow_runs(flow_runs: dict[str, str]) -> None:
             with get_client(sync_client=True) as client:
                 for ident, name in flow_runs.items():
                     client.set_flow_run_state(ident, Cancelled(message=REASON), force=True)
-                    outcome.append(f"flow run {name} marked Cancelled in Prefect")
+                    outcome.append(f"flow run {name!r} ({ident}) marked Cancelled in Prefect")
         except Exception as err:  # noqa: BLE001 - reported below, exiting either way
             outcome.append(
-                f"flow run {', '.join(flow_runs.values())} left as it is: the Prefect API "
-                f"did not answer ({type(err).__name__})"
+                f"flow run {', '.join(map(repr, flow_runs.values()))} left as it is: the "
+                f"Prefect API did not answer ({type(err).__name__})"
             )
 
     worker = threading.Thread(target=cancel, name="cancel-flow-run", daemon=True)

@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.schema import RunConfig, VariantConfig
 from pricecast.flows import stopping
+from pricecast.flows.boot import train_run_name
 from pricecast.flows.home import forecast_home
 from pricecast.flows.results import TrainResult, VariantBacktest, VariantResult
 from pricecast.models.recurrent import cudnn_eligible, devices
@@ -136,7 +137,7 @@ def _reason(result: Any) -> str:
     return f"{type(result).__name__}: {result}"
 
 
-@flow(name="train", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="train", flow_run_name=train_run_name, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def train(
     ticker: str,
     config: RunConfig,

@@ -28,6 +28,7 @@ from pricecast.stores.tracking.uris import (  # the store's checks, importable f
     _no_urls_with_credentials,
     check_reachable,
     redact,
+    ui_base,
 )
 
 if sys.platform != "win32":
@@ -83,10 +84,16 @@ class Tracker:
         """A client bound to this tracking URI."""
         return MlflowClient(tracking_uri=self.uri)
 
-    def run_url(self, run_id: str) -> str:
-        """Link to a run in the MLflow UI, classic view (relative fragment for a local store)."""
-        fragment = f"#/experiments/{self.experiment_id}/runs/{run_id}?{ML_VIEW_QUERY}"
-        return fragment if self.local else f"{self.shown_uri.rstrip('/')}/{fragment}"
+    def run_url(self, run_id: str) -> str | None:
+        """Absolute link to a run in the MLflow UI; ``None`` when no UI address is known.
+
+        See :func:`~pricecast.stores.tracking.uris.ui_base`: ``MLFLOW_UI_URL``, else the
+        tracking server itself.
+        """
+        base = ui_base(self.uri)
+        if base is None:
+            return None
+        return f"{base}/#/experiments/{self.experiment_id}/runs/{run_id}?{ML_VIEW_QUERY}"
 
     def ui_command(self) -> str:
         """Command that opens the MLflow UI on this store."""

@@ -40,6 +40,23 @@ def redact(text: str) -> str:
     )
 
 
+def ui_base(uri: str) -> str | None:
+    """Address of the MLflow UI for a tracking URI, or ``None`` when none serves it.
+
+    ``MLFLOW_UI_URL`` wins (a UI behind a proxy, or a local store served by ``mlflow
+    ui``); else an http(s) tracking server is its own UI, without its user info so that
+    no password lands in a link. A local store (sqlite, a folder) has no UI running.
+    """
+    if explicit := os.environ.get("MLFLOW_UI_URL", "").strip():
+        return explicit.rstrip("/")
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
 def _no_urls_with_credentials(uri: str) -> None:
     """Stop MLflow printing run links built from a URI that carries a password.
 

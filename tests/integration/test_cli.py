@@ -48,6 +48,23 @@ def test_seed_fb_case_through_the_cli(tmp_path):
     # The table and the places to look are printed.
     assert "persistence" in proc.stdout and "mlflow ui --backend-store-uri sqlite:" in proc.stdout
     assert str(tmp_path / "home" / "mlflow.db") in proc.stdout
+    # Not a terminal: plain lines (no colour codes, no bars or box drawing) and none of the
+    # engine's bookkeeping or the libraries' start-up lines; the table has full headers.
+    printed = proc.stdout + proc.stderr
+    assert "\x1b[" not in printed
+    assert not set(printed) & set("━┃╇│█")
+    for noise in (
+        "Finished in state",
+        "Beginning flow run",
+        "retracing",
+        "Creating initial MLflow database",
+        "temporary server",
+        "oneDNN",
+    ):
+        assert noise not in printed
+    assert "directional accuracy" in proc.stdout and "backtest MASE h=1" in proc.stdout
+    assert "FB/rnn: 2 epochs" in proc.stderr  # what each step did, one line each
+    assert len(printed.splitlines()) <= 40, printed
 
 
 def test_bad_config_is_one_line_and_exit_code_2(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from importlib import resources
@@ -121,21 +122,32 @@ def test_flow_on_sqlite_store(prefect_api, home, tmp_path):
     summary = _run_and_check(config, tmp_path / "out", f"sqlite:///{home / 'mlflow.db'}", tmp_path)
     assert summary["tracking_uri"].startswith("sqlite:")
 
-    # Prefect artifacts of the flow run: the metrics table (persistence included) and links.
+    # Prefect artifacts of the flow run: the comparison table (persistence included) and,
+    # with no MLflow UI running for a local store, the command that starts one.
+    rows, links, name = _prefect_side(summary["flow_run_id"])
+    assert {(r["ticker"], r["model"]) for r in rows} >= {("KO", "persistence"), ("MSFT", "lstm")}
+    assert sum(r["best"] for r in rows if r["ticker"] == "KO") == 1
+    assert f"mlflow ui --backend-store-uri sqlite:///{home / 'mlflow.db'}" in links
+    assert "](#/" not in links and "(None)" not in links
+    parent = summary["tickers"]["KO"]["mlflow"]["parent_run_id"]
+    assert f"`{parent}`" in links
+    assert name == f"KO, MSFT {dt.date.today()}"
+
+
+def _prefect_side(flow_run_id: str) -> tuple[list[dict], str, str]:
+    """The flow run's table artifact rows, its markdown artifact and the run's name."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
         arts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[summary["flow_run_id"]])
-            )
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
+        name = client.read_flow_run(flow_run_id).name
     by_key = {a.key: a for a in arts}
     table = by_key["forecast-metrics"].data
     rows = json.loads(table) if isinstance(table, str) else table
-    assert {(r["ticker"], r["model"]) for r in rows} >= {("KO", "persistence"), ("MSFT", "lstm")}
-    assert "#/experiments/" in by_key["forecast-mlflow-runs"].data
+    return rows, by_key["forecast-mlflow-runs"].data, name
 
 
 def test_flow_against_mlflow_server(prefect_api, home, tmp_path, mlflow_server, monkeypatch):
@@ -143,6 +155,11 @@ def test_flow_against_mlflow_server(prefect_api, home, tmp_path, mlflow_server, 
     config = small_config(("KO", "JPM"), epochs=1).model_copy(update={"experiment": "it-server"})
     summary = _run_and_check(config, tmp_path / "out", mlflow_server, tmp_path)
     assert summary["tracking_uri"] == mlflow_server
+    # The links open the tracking server's own UI, absolute, one per run.
+    _, links, _ = _prefect_side(summary["flow_run_id"])
+    parent = summary["tickers"]["KO"]["mlflow"]["parent_run_id"]
+    experiment = summary["experiment_id"]
+    assert f"]({mlflow_server.rstrip('/')}/#/experiments/{experiment}/runs/{parent})" in links
 
 
 def test_bad_ticker_fails_alone(prefect_api, home, tmp_path):

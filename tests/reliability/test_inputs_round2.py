@@ -400,6 +400,19 @@ def test_horizon_zero_with_a_champion_is_refused_not_read_as_default(champion, h
     assert not (home / "predictions").exists()
 
 
+def test_horizon_past_the_champions_is_refused_naming_its_horizon(champion, home, capsys):
+    code, out, err = _cli(capsys, "predict", "--ticker", "KO", "--horizon", "3")
+    assert code == 1
+    line = one_line_error(err)
+    assert line.startswith(
+        f"forecast: KO's champion (v{champion}, rnn) was trained to forecast 1 step(s) ahead, "
+        "so --horizon 3 is out of its reach: ask for at most 1"
+    )
+    assert "features.horizon: 3" in line
+    assert out == ""
+    assert not (home / "predictions").exists()
+
+
 # --------------------------------------------------------------------------- wrong causes
 
 
