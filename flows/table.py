@@ -126,6 +126,8 @@ def print_comparison(summary: RunSummary, console: Console) -> None:
             mark.strip(),
             style="bold green" if row["best"] else None,
         )
-    console.print(table)
+    # Not a terminal: as wide as the table needs, so no header is wrapped or cut.
+    width = None if console.is_terminal else max(console.width, console.measure(table).maximum)
+    console.print(table, width=width)
     for line in notes(summary):
         console.print(line, markup=False, highlight=False)

@@ -159,7 +159,9 @@ def test_flow_against_mlflow_server(prefect_api, home, tmp_path, mlflow_server, 
     _, links, _ = _prefect_side(summary["flow_run_id"])
     parent = summary["tickers"]["KO"]["mlflow"]["parent_run_id"]
     experiment = summary["experiment_id"]
-    assert f"]({mlflow_server.rstrip('/')}/#/experiments/{experiment}/runs/{parent})" in links
+    base = mlflow_server.rstrip("/")
+    view = "?workflowType=machine_learning"
+    assert f"]({base}/#/experiments/{experiment}/runs/{parent}{view})" in links
 
 
 def test_bad_ticker_fails_alone(prefect_api, home, tmp_path):

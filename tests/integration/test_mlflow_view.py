@@ -59,12 +59,19 @@ def flow_run(prefect_api, tmp_path_factory):
     return client, tracker, parent, children, summary, root
 
 
-def test_runs_open_in_the_classic_view_with_dated_names_and_no_dead_link(flow_run):
+def test_runs_open_in_the_classic_view_with_dated_names_and_no_dead_link(flow_run, monkeypatch):
     client, tracker, parent, children, _, _ = flow_run
     exp = client.get_experiment(tracker.experiment_id)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    # A local store has no UI running: no link (the report gives the ``mlflow ui`` command);
+    # with a UI address, the link opens the classic view.
+    assert tracker.run_url(parent.info.run_id) is None
+    monkeypatch.setenv("MLFLOW_UI_URL", "http://127.0.0.1:5000")
     url = tracker.run_url(parent.info.run_id)
-    assert url.startswith("#/experiments/") and url.endswith("?workflowType=machine_learning")
+    assert url == (
+        f"http://127.0.0.1:5000/#/experiments/{tracker.experiment_id}/runs/"
+        f"{parent.info.run_id}?workflowType=machine_learning"
+    )
 
     last = parent.data.params["data.last_date"]
     assert parent.info.run_name == f"KO {last}"
