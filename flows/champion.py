@@ -26,7 +26,7 @@ from pricecast.stores.tracking import registry, runs, store
 from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
 from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.metrics import evaluate
-from pricecast.tasks.plots import backtest_figure
+from pricecast.tasks.plots import backtest_figure, png_bytes
 from pricecast.tasks.series import axis_label
 
 FINGERPRINT_TAG = "fingerprint"
@@ -231,9 +231,9 @@ def report_backtest(
         h,
         ylabel=label,
     )
-    runs.log_backtest_summary(tracker, parent_id, frame, backtest.summary, figure)
     folder = Path(out_dir) / ticker
-    outputs.write_png(folder / "backtest.png", figure)
+    plot = outputs.write_png(folder / "backtest.png", png_bytes(figure))
+    runs.log_backtest_summary(tracker, parent_id, frame, backtest.summary, plot)
     outputs.write_csv(folder / "backtest.csv", frame)
     verdict = "promoted" if decision.promote else "not promoted"
     get_run_logger().info(

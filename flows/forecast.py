@@ -37,7 +37,7 @@ from pricecast.flows.home import forecast_home, run_output_dir
 from pricecast.flows.report import evaluate_ticker, report_ticker
 from pricecast.flows.results import TickerData, TrainResult
 from pricecast.flows.summary import BacktestFailure, RunSummary
-from pricecast.flows.train import train
+from pricecast.flows.train import failure_message, train_in_process
 from pricecast.models.training import seed_process
 from pricecast.stores import outputs
 from pricecast.stores.prices import LoadedPrices
@@ -94,7 +94,7 @@ def train_ticker(
     ticker: str,
     tags: dict[str, str],
 ) -> TrainResult:
-    """Run the ``train`` flow for one ticker: in-process, or as a deployment run.
+    """Train every variant of one ticker: in this task, or as a ``train`` deployment run.
 
     In-process, the dataset is passed in memory and the result comes back the same way.
     Dispatched, the prices go by ``runs:/`` URI and the result comes back through the
@@ -131,14 +131,9 @@ def train_ticker(
         result = TrainResult.from_json(handoff.read_train_result(tracker, parent_id))
     else:
         # Variants (and their backtests) run on threads, as many at once as the config allows.
-        runner = ThreadPoolTaskRunner(max_workers=config.runner.max_workers)
-        state = train.with_options(task_runner=runner)(
-            ticker, config, parent_id, tags=tags, dataset=ticker_data.dataset, return_state=True
-        )
-        state_name, message = state.name, state.message
-        result = state.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            raise result
+        result = train_in_process(ticker, config, tracker, parent_id, ticker_data.dataset, tags)
+        message = failure_message(result, config)
+        state_name = "Failed" if message else "Completed"
     logger.info(f"{ticker}: training ended {state_name}" + (f": {message}" if message else ""))
     return result
 

@@ -14,7 +14,7 @@ from pricecast.flows.summary import MlflowRuns, TickerSummary, Timings
 from pricecast.stores import outputs
 from pricecast.stores.tracking import runs, store
 from pricecast.tasks.evaluation import Evaluation, evaluate_split
-from pricecast.tasks.plots import test_span_figure
+from pricecast.tasks.plots import png_bytes, test_span_figure
 
 
 @task(name="evaluate", task_run_name="evaluate-{ticker}", cache_policy=NO_CACHE)
@@ -73,9 +73,9 @@ def report_ticker(
             scores[name],
             {b: scores[b] for b in baselines},
             frame,
-            test_span_figure(data, mine, rmse),
+            png_bytes(test_span_figure(data, mine, rmse)),
         )
-    figure = test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()})
+    figure = png_bytes(test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()}))
     folder = Path(out_dir) / ticker
     files = [
         outputs.write_png(folder / "forecast.png", figure),

@@ -6,6 +6,7 @@ no global state), so they are safe to draw from worker threads.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,16 @@ def _finish(
     ax.legend(loc="best", fontsize=legend_size)
     fig.tight_layout()
     return fig
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """Render a figure to PNG once, so the output folder and MLflow get the same bytes.
+
+    Drawing is the costly part of a plot; a figure saved twice is drawn twice.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def forecast_figure(

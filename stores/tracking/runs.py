@@ -20,7 +20,6 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.keras import MlflowCallback
 from mlflow.keras import log_model as log_keras_model
@@ -225,9 +224,12 @@ def log_variant_evaluation(
     metrics: Mapping[str, float],
     baseline_metrics: Mapping[str, Mapping[str, float]],
     predictions: pd.DataFrame,
-    figure: Figure,
+    png: bytes,
 ) -> None:
-    """Log a variant's test-span scores beside ``<baseline>_<metric>``, its table and plot."""
+    """Log a variant's test-span scores beside ``<baseline>_<metric>``, its table and plot.
+
+    The plot comes rendered (PNG bytes): it is drawn once, by the caller.
+    """
     values = {k: float(v) for k, v in metrics.items()}
     for base, base_metrics in baseline_metrics.items():
         values.update({f"{base}_{k}": float(v) for k, v in base_metrics.items()})
@@ -236,7 +238,7 @@ def log_variant_evaluation(
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         predictions.to_csv(d / "predictions.csv", index=False, date_format="%Y-%m-%d")
-        figure.savefig(d / "forecast.png")
+        (d / "forecast.png").write_bytes(png)
         for name in ("predictions.csv", "forecast.png"):
             client.log_artifact(run_id, str(d / name))
 
@@ -267,17 +269,21 @@ def log_backtest_summary(
     run_id: str,
     frame: pd.DataFrame,
     summary: Mapping[str, Mapping[str, list[float]]],
-    figure: Figure,
+    plot: Path,
 ) -> None:
-    """Log the whole backtest (all models, baselines included) to a ticker's parent run."""
+    """Log the whole backtest (all models, baselines included) to a ticker's parent run.
+
+    ``plot`` is the backtest figure already written to the output folder: the same file
+    is logged, not drawn again.
+    """
     client = tracker.client
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         frame.to_csv(d / "backtest.csv", index=False, date_format="%Y-%m-%d")
         (d / "backtest_metrics.json").write_text(json.dumps(summary, indent=1))
-        figure.savefig(d / "backtest.png")
-        for name in ("backtest.csv", "backtest_metrics.json", "backtest.png"):
+        for name in ("backtest.csv", "backtest_metrics.json"):
             client.log_artifact(run_id, str(d / name), "backtest")
+    client.log_artifact(run_id, str(plot), "backtest")
     now = int(time.time() * 1000)
     metrics = [
         Metric(f"backtest_{metric}_{model}", float(v), now, h)
