@@ -28,6 +28,7 @@ from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.metrics import evaluate
 from pricecast.tasks.plots import backtest_figure, png_bytes
 from pricecast.tasks.series import axis_label
+from pricecast.tasks.validate import stamp
 
 FINGERPRINT_TAG = "fingerprint"
 """Version tag: sha256 of the candidate's prices, configuration and seed."""
@@ -84,7 +85,7 @@ def _score_current(
     except Exception as err:  # noqa: BLE001 - e.g. the store did not answer: kept, with the reason
         return True, None, f"{label} ({type(err).__name__}: {err})", None
     try:
-        pred = current.forecast_at(prices, pd.DatetimeIndex(rows["cutoff"]))
+        pred = current.forecast_at(prices, pd.Index(rows["cutoff"]))
         h = int(rows["h"].iloc[0])
         pred = pred[:, h - 1]
     except Exception as err:  # noqa: BLE001 - an unscorable champion is kept, with the reason
@@ -192,7 +193,7 @@ def register_champion(
                 "scored": f"walk-forward backtest of {name}'s configuration "
                 f"({backtest_origins(trained, name)} origins, refitted as configured)",
                 "procedure": PROCEDURE,
-                "trained_on": f"{first:%Y-%m-%d}..{last:%Y-%m-%d}",
+                "trained_on": f"{stamp(first)}..{stamp(last)}",
                 FINGERPRINT_TAG: mark,
             }
             version = registry.register(tracker, ticker, uri, variant.run_id, tags)

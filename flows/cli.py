@@ -196,9 +196,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"source: {outlook.source}, because {outlook.why_source}")
     if outlook.stale:
         print(outlook.stale_warning(), file=sys.stderr)
+    from pricecast.tasks.validate import stamp
+
     print(f"{'date':<12} {'forecast':>12}")
     for row in outlook.forecast.itertuples():
-        print(f"{row.date:%Y-%m-%d}   {row.forecast:>12.4f}")
+        print(f"{stamp(row.date):<10}   {row.forecast:>12.4f}")
     print(f"written: {outlook.csv}\n         {outlook.png}")
     return 0
 

@@ -45,6 +45,7 @@ from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.backtest import fit_backtest
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.series import validate_by_kind
+from pricecast.tasks.validate import stamp
 
 
 @task(name="prepare", task_run_name="prepare-{ticker}", cache_policy=NO_CACHE)
@@ -73,13 +74,13 @@ def prepare(
     notes = loaded.notes + checked.notes + ([cut] if cut else [])
     first, last = data.dates[0], data.dates[-1]
     runs.log_data_info(
-        tracker, parent_id, loaded.source, f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}",
+        tracker, parent_id, loaded.source, stamp(first), stamp(last),
         len(data.dates), notes,
     )  # fmt: skip
     spans = {s: data.span(s) for s in ("train", "val", "test")}
     logger.info(
         f"{ticker}: "
-        + ", ".join(f"{s} {a:%Y-%m-%d}..{b:%Y-%m-%d}" for s, (a, b) in spans.items())
+        + ", ".join(f"{s} {stamp(a)}..{stamp(b)}" for s, (a, b) in spans.items())
         + f"; {len(data.features)} input(s), window {data.window}, horizon {data.horizon}"
     )
     return TickerData(data, loaded.source, notes, seconds, backtest)

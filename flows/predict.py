@@ -17,6 +17,7 @@ from pricecast.stores.tracking import registry, store
 from pricecast.tasks.calendar import sessions_behind
 from pricecast.tasks.plots import outlook_figure
 from pricecast.tasks.series import steps_behind, validate_by_kind
+from pricecast.tasks.validate import stamp
 
 HISTORY_DAYS = 130
 """Business days of history drawn before the forecast (about six months)."""
@@ -36,7 +37,7 @@ class Outlook:
     ticker: str
     forecast: pd.DataFrame
     source: str
-    last_date: dt.date
+    last_date: str
     model_version: str
     variant: str
     csv: Path
@@ -55,7 +56,7 @@ class Outlook:
         first = self.forecast["date"].iloc[0]
         return (
             f"WARNING: {self.ticker}'s last price ({self.last_date}, from {self.source}) is "
-            f"{self.sessions_behind} {self.age_unit} old: this forecast is for {first:%Y-%m-%d} "
+            f"{self.sessions_behind} {self.age_unit} old: this forecast is for {stamp(first)} "
             "onwards, not for the coming sessions"
         )
 
@@ -120,7 +121,7 @@ def predict_ahead(
     prices = checked.frame
     frame = forecaster.forecast(prices, horizon)
     last = prices.index[-1]
-    out = out_dir or home / "predictions" / ticker / f"{last:%Y-%m-%d}"
+    out = out_dir or home / "predictions" / ticker / stamp(last)
     target = forecaster.spec.target
     history = prices[target].iloc[-HISTORY_DAYS:]
     fig = outlook_figure(
@@ -145,7 +146,7 @@ def predict_ahead(
         ticker,
         frame,
         loaded.source,
-        last.date(),
+        stamp(last),
         str(version.version),
         forecaster.spec.variant,
         csv,

@@ -15,6 +15,7 @@ from pricecast.stores import outputs
 from pricecast.stores.tracking import runs, store
 from pricecast.tasks.evaluation import Evaluation, evaluate_split
 from pricecast.tasks.plots import png_bytes, test_span_figure
+from pricecast.tasks.validate import stamp
 
 
 @task(name="evaluate", task_run_name="evaluate-{ticker}", cache_policy=NO_CACHE)
@@ -92,7 +93,7 @@ def report_ticker(
 
     return TickerSummary(
         source=ticker_data.source,
-        test_span=[f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}"],
+        test_span=[stamp(a), stamp(b)],
         notes=ticker_data.notes,
         models=scores,
         failed_variants={

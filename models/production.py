@@ -9,14 +9,13 @@ stopping), as a direct ``horizon``-output model.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 
 from pricecast.configs.schema import FeaturesConfig, TrainingConfig, VariantConfig
 from pricecast.models.forecaster import Forecaster, ForecastSpec
 from pricecast.models.variant import keras_model_fns
 from pricecast.tasks.forecasters import WindowSetup, series_from_prices, windowed
+from pricecast.tasks.validate import stamp
 
 PROCEDURE = "refit on all sessions up to as_of (the backtest's refit procedure, direct)"
 
@@ -50,7 +49,6 @@ def refit_on_all(
         features.window, features.horizon, val_fraction=val_fraction, scaler=features.scaler
     )
     state = windowed(fns, setup).fit(series, len(series.prices), None)
-    last: dt.date = pd.Timestamp(prices.index[-1]).date()
     spec = ForecastSpec(
         ticker=ticker,
         target=target,
@@ -59,7 +57,7 @@ def refit_on_all(
         horizon=features.horizon,
         transform=features.target_transform,
         variant=variant.name,
-        trained_until=last.isoformat(),
+        trained_until=stamp(prices.index[-1]),
         calendar=calendar,
         frequency=frequency,
     )

@@ -14,6 +14,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pricecast.tasks.dataset import Dataset
 
@@ -26,18 +27,35 @@ BASELINE_STYLE = {
 
 
 def _finish(
-    fig: Figure, ax: Any, title: str, legend_size: float | None = None, ylabel: str = "price"
+    fig: Figure,
+    ax: Any,
+    title: str,
+    legend_size: float | None = None,
+    ylabel: str = "price",
+    steps: bool = False,
 ) -> Figure:
-    """Title, value axis (``price`` or a series' name and unit), grid, date ticks, legend."""
+    """Title, value axis (``price`` or a series' name and unit), grid, x ticks, legend.
+
+    The x axis shows dates, or integer steps (labelled ``step``) for a series of steps.
+    """
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if steps:
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.legend(loc="best", fontsize=legend_size)
     fig.tight_layout()
     return fig
+
+
+def _steps(index: pd.Index) -> bool:
+    """Whether an x axis holds integer steps rather than dates."""
+    return pd.api.types.is_integer_dtype(index.dtype)
 
 
 def png_bytes(figure: Figure) -> bytes:
@@ -88,7 +106,7 @@ def forecast_figure(
         )
     if len(actual):
         ax.axvline(actual.index[0], color="0.8", lw=1, ls="--")
-    return _finish(fig, ax, title, legend_size=9, ylabel=ylabel)
+    return _finish(fig, ax, title, legend_size=9, ylabel=ylabel, steps=_steps(actual.index))
 
 
 def outlook_figure(
@@ -110,7 +128,7 @@ def outlook_figure(
         joined.index, joined.to_numpy(), color="tab:blue", lw=2, marker="o", ms=4, label="forecast"
     )
     ax.axvline(history.index[-1], color="0.7", lw=1, ls="--")
-    return _finish(fig, ax, title, ylabel=ylabel)
+    return _finish(fig, ax, title, ylabel=ylabel, steps=_steps(history.index))
 
 
 def test_span_figure(
@@ -125,7 +143,7 @@ def test_span_figure(
         data: The prepared data (dates, prices, test origins).
         forecasts: Forecast prices ``(n, H)`` per model name, baselines included.
         rmse: RMSE per model name (legend).
-        context_days: Days of real prices shown before the test span.
+        context_days: Rows of real prices shown before the test span.
     """
     dates = data.target_dates("test")
     actual = pd.Series(data.actual_prices("test")[:, 0], index=dates)
