@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.conftest import _free_port
+
 from .test_stack import AUTH, _env, _exe, _start, _stop, forecast_deploy, start_server
 
 pytestmark = pytest.mark.slow
