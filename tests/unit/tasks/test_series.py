@@ -223,6 +223,13 @@ def test_the_bundled_series_load():
     )  # fmt: skip
     values = pd.to_numeric(syn.frame["value"])
     assert (values < 0).mean() > 0.3 and series_frequency(syn.frame.index, "S") == "ME"
+    steps = load_series(
+        "STEPS", SeriesConfig(sample="steps_synthetic.csv", date_column="step",
+                              frequency="steps", columns={"STEPS": "value"}),
+        "sample", None,
+    )  # fmt: skip
+    assert series_frequency(steps.frame.index, "STEPS", "steps") == "steps:10"
+    assert steps.frame["value"].tolist() == syn.frame["value"].tolist()  # same values
 
 
 def test_plots_label_the_axis_with_the_series_name_and_unit():
