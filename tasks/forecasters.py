@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_integer_dtype
 
 from pricecast.configs.schema import FeaturesConfig
 from pricecast.tasks.features import default_inputs, input_frame, prices_from_targets, target_matrix
@@ -74,7 +75,7 @@ def series_from_prices(prices: pd.DataFrame, features: FeaturesConfig, target: s
     full = prices[target].to_numpy(dtype="float64")
     offset = len(prices) - len(frame)
     return Series(
-        dates=frame.index,
+        dates=frame.index if is_integer_dtype(frame.index) else pd.DatetimeIndex(frame.index),
         raw=frame.to_numpy(dtype="float64"),
         prices=full[offset:],
         full_prices=full,
