@@ -171,7 +171,7 @@ def train_variants(
                 "tags": run_tags,
                 "mixed_precision": mixed,
             },
-        )  # fmt: skip
+        )
         for v in config.variants
     }
     backtests = {}
