@@ -14,9 +14,11 @@ Three measurements (the model work counted is training, evaluation and backtests
 
 ``--overhead N`` measures only that overhead, on a light copy of the config (1 epoch, 20
 backtest origins) so that model work is small and its noise does not swamp the figure:
-N warm runs, median and spread printed. ``--against DIR`` runs the same runs, alternated,
-with another checkout's ``forecast`` (``DIR`` holds its sources, ``--against-bin`` its
-executable), so a before/after comparison shares the machine's load::
+N warm runs: the overhead's median and spread, and the whole command's wall and CPU
+time (user + sys, far steadier than wall on a shared machine). ``--against DIR`` runs
+the same runs, alternated, with another checkout's ``forecast`` (``DIR`` holds its
+sources, ``--against-bin`` its executable), so a before/after comparison shares the
+machine's load::
 
     .venv/bin/python bench/bench_pipeline.py --overhead 5 \\
         --against /tmp/before --against-bin /tmp/beforevenv/bin/forecast
