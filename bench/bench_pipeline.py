@@ -14,9 +14,11 @@ Three measurements (the model work counted is training, evaluation and backtests
 
 ``--overhead N`` measures only that overhead, on a light copy of the config (1 epoch, 20
 backtest origins) so that model work is small and its noise does not swamp the figure:
-N warm runs, median and spread printed. ``--against DIR`` runs the same runs, alternated,
-with another checkout's ``forecast`` (``DIR`` holds its sources, ``--against-bin`` its
-executable), so a before/after comparison shares the machine's load::
+N warm runs: the overhead's median and spread, and the whole command's wall and CPU
+time (user + sys, far steadier than wall on a shared machine). ``--against DIR`` runs
+the same runs, alternated, with another checkout's ``forecast`` (``DIR`` holds its
+sources, ``--against-bin`` its executable), so a before/after comparison shares the
+machine's load::
 
     .venv/bin/python bench/bench_pipeline.py --overhead 5 \\
         --against /tmp/before --against-bin /tmp/beforevenv/bin/forecast
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -96,9 +99,14 @@ def cli_run(
             cmd += ["--epochs", str(epochs)]
         if workers:
             cmd += ["--workers", str(workers)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds (user + sys) of the command and the children it waited for (the
+        # embedded Prefect API): far less sensitive to other load on the machine than wall.
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             sys.exit(f"forecast run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         summary = json.loads((out / "summary.json").read_text())
@@ -115,6 +123,7 @@ def cli_run(
         report += t["report"]
     return {
         "wall": wall,
+        "cpu": cpu,
         "flow": summary["flow_seconds"],
         "work": work + backtest,
         "backtest": backtest,
@@ -146,23 +155,33 @@ def overhead_runs(args: argparse.Namespace) -> None:
     sides = {"this checkout": (None, ROOT)}
     if args.against:
         sides["--against"] = (Path(args.against_bin), Path(args.against))
-    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    figures: dict[str, list[dict]] = {name: [] for name in sides}
     for name, (exe, cwd) in sides.items():  # warm-up: creates each side's store
         cli_run(config, None, 1, folder / name.replace(" ", "-"), exe, cwd)
     for _ in range(args.overhead):
         for name, (exe, cwd) in sides.items():
             run = cli_run(config, None, 1, folder / name.replace(" ", "-"), exe, cwd)
-            figures[name].append((run["flow"], run["work"]))
+            figures[name].append(run)
     print(f"overhead: {args.config} at 1 epoch, 20 origins, --workers 1, {args.overhead} warm runs")
-    head = ("flow median", "model work", "overhead median", "min..max")
-    print(f"{'':<15} {head[0]:>12} {head[1]:>11} {head[2]:>16} {head[3]:>14}")
+    print("medians; overhead = flow - model work; process = the whole command (wall, CPU)")
+    head = ("flow", "model work", "overhead", "min..max", "process wall", "process CPU")
+    print(
+        f"{'':<15} {head[0]:>8} {head[1]:>11} {head[2]:>9} {head[3]:>13} "
+        f"{head[4]:>13} {head[5]:>12}"
+    )
     for name, rows in figures.items():
-        over = [flow - work for flow, work in rows]
+        over = [r["flow"] - r["work"] for r in rows]
+
+        def med(key: str, rows: list[dict] = rows) -> float:
+            return statistics.median(r[key] for r in rows)
+
         print(
-            f"{name:<15} {statistics.median(f for f, _ in rows):11.2f}s "
-            f"{statistics.median(w for _, w in rows):10.2f}s {statistics.median(over):15.2f}s "
-            f"{min(over):6.2f}..{max(over):.2f}s"
+            f"{name:<15} {med('flow'):7.2f}s {med('work'):10.2f}s "
+            f"{statistics.median(over):8.2f}s {min(over):5.2f}..{max(over):5.2f}s "
+            f"{med('wall'):12.2f}s {med('cpu'):11.2f}s"
         )
+        cpu = [r["cpu"] for r in rows]
+        print(f"{'':<15} process CPU min..max {min(cpu):.2f}..{max(cpu):.2f}s")
 
 
 def main() -> None:

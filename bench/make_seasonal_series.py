@@ -3,9 +3,11 @@
 A monthly series (month ends) with a yearly cycle, a slower 40-month cycle (which the
 seasonal-naive baseline, one year back, cannot follow), a slight trend and Gaussian
 noise, centred near zero so that it crosses zero every year. Seeded: running the script
-again writes the same file.
+again writes the same file. With ``--steps N`` the same values are indexed by integer
+steps 0, N, 2N, … (a ``step`` column) and go to ``steps_synthetic.csv``.
 
     python bench/make_seasonal_series.py [--rows 480] [--seed 15]
+    python bench/make_seasonal_series.py --steps 10
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-OUT = Path(__file__).resolve().parents[1] / "pricecast" / "sample" / "seasonal_synthetic.csv"
+SAMPLE = Path(__file__).resolve().parents[1] / "pricecast" / "sample"
+OUT = SAMPLE / "seasonal_synthetic.csv"
 
 
 def seasonal_series(rows: int, seed: int) -> pd.DataFrame:
@@ -39,9 +42,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=480)
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--steps", type=int, metavar="N", help="integer steps 0, N, 2N, …")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     frame = seasonal_series(args.rows, args.seed)
+    if args.steps:
+        frame = frame.assign(date=np.arange(len(frame)) * args.steps).rename(
+            columns={"date": "step"}
+        )
+    args.out = args.out or (SAMPLE / "steps_synthetic.csv" if args.steps else OUT)
     frame.to_csv(args.out, index=False)
     neg = float((frame["value"] < 0).mean())
     print(f"wrote {args.out}: {len(frame)} rows, {neg:.0%} negative")

@@ -2,8 +2,9 @@
 
 Prices are one kind of series with extra rules (positive, OHLCV columns, an exchange
 calendar). A generic series is any numeric column of a ``date,value`` CSV: it may cross
-zero, it has its own regular frequency and its own unit, and it is forecast as a level or
-as first differences unless it is positive throughout.
+zero, it has its own regular frequency (or integer steps instead of dates) and its own
+unit, and it is forecast as a level or as first differences unless it is positive
+throughout.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pricecast.configs.base import Strict
 
 SERIES_INPUTS: frozenset[str] = frozenset({"value", "diff", "log_return"})
 """Inputs a generic series can provide (it has no OHLCV columns)."""
+
+STEPS = "steps"
+"""``data.series.frequency`` of a series indexed by integer steps (0, 1, 2, … or 0, 5, 10, …)."""
 
 _COLUMN = re.compile(r"^[^\x00-\x1f]{1,100}$")
 
@@ -34,7 +38,11 @@ class SeriesConfig(Strict):
     ] = None
     date_column: Annotated[
         str,
-        Field(title="Date column", description="Name of the CSV column holding the dates"),
+        Field(
+            title="Date column",
+            description="Name of the CSV column holding the dates (the integer steps, "
+            "for frequency 'steps')",
+        ),
     ] = "date"
     date_format: Annotated[
         str | None,
@@ -59,8 +67,9 @@ class SeriesConfig(Strict):
         str,
         Field(
             title="Frequency",
-            description="'infer' from the dates, or a pandas offset alias: D (daily), "
-            "B (business daily), W-SUN (weekly), MS or ME (monthly)",
+            description="'infer' from the dates, a pandas offset alias: D (daily), "
+            "B (business daily), W-SUN (weekly), MS or ME (monthly); or 'steps' when the "
+            "date column holds integer steps (0, 1, 2, … or any regular step such as 5)",
         ),
     ] = "infer"
     season_length: Annotated[
@@ -77,7 +86,7 @@ class SeriesConfig(Strict):
     @field_validator("frequency")
     @classmethod
     def _frequency(cls, value: str) -> str:
-        if value == "infer":
+        if value in ("infer", STEPS):
             return value
         from pandas.tseries.frequencies import to_offset
 
@@ -85,7 +94,8 @@ class SeriesConfig(Strict):
             to_offset(value)
         except ValueError:
             raise ValueError(
-                f"not a pandas frequency: {value!r} (use 'infer', D, B, W-SUN, MS or ME)"
+                f"not a pandas frequency: {value!r} (use 'infer', D, B, W-SUN, MS, ME or "
+                f"'steps' for integer steps)"
             ) from None
         return value
 
@@ -96,6 +106,20 @@ class SeriesConfig(Strict):
         if bad:
             raise ValueError(f"not a column name: {', '.join(map(repr, bad))}")
         return {k.strip().upper(): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _steps_have_no_format(self) -> SeriesConfig:
+        if self.frequency == STEPS and self.date_format is not None:
+            raise ValueError(
+                "data.series.date_format is for dates; with frequency 'steps' the column "
+                f"{self.date_column!r} holds integers: remove date_format"
+            )
+        return self
+
+    @property
+    def steps(self) -> bool:
+        """Whether the series is indexed by integer steps rather than dates."""
+        return self.frequency == STEPS
 
     def column_for(self, name: str) -> str | None:
         """The CSV column configured for series ``name`` (``None``: match by name)."""
@@ -119,6 +143,11 @@ def check_data_kind(data: Any) -> None:
     if data.source not in ("csv", "sample"):
         raise ValueError(
             f"kind 'series' reads a CSV: source must be 'csv' or 'sample', got {data.source!r}"
+        )
+    if data.series.steps and (data.start or data.end):
+        raise ValueError(
+            "data.start and data.end are dates; a series of integer steps (data.series."
+            "frequency: steps) is read whole: remove them"
         )
     if data.source == "sample" and not data.series.sample:
         raise ValueError("source 'sample' with kind 'series' needs data.series.sample")
@@ -152,12 +181,22 @@ def series_defaults(data: Any) -> Any:
 
 
 def check_series_features(config: Any) -> None:
-    """Reject inputs a generic series does not have (no OHLCV, no volume) in a ``RunConfig``.
+    """Reject what a generic series does not have in a ``RunConfig``.
+
+    A series has no OHLCV columns and no volume, and one of integer steps has no dates
+    to split at.
 
     Raises:
-        ValueError: Naming ``features.inputs``.
+        ValueError: Naming ``features.inputs`` or ``split.test_start``.
     """
     inputs = set(config.features.inputs or [])
+    series = config.data.series
+    if config.data.kind == "series" and series is not None and series.steps:
+        if config.split.test_start is not None:
+            raise ValueError(
+                "split.test_start is a date; a series of integer steps (data.series."
+                "frequency: steps) is split by split.test_fraction: remove test_start"
+            )
     if config.data.kind == "series":
         bad = sorted(inputs - SERIES_INPUTS)
         if bad:

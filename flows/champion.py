@@ -31,8 +31,9 @@ from pricecast.tasks.interval_scores import common_rows, interval_metrics, level
 from pricecast.tasks.intervals import bound_columns
 from pricecast.tasks.metrics import METRICS, evaluate
 from pricecast.tasks.plot_layers import ahead, date_span
-from pricecast.tasks.plots import backtest_figure
+from pricecast.tasks.plots import backtest_figure, png_bytes
 from pricecast.tasks.series import axis_label
+from pricecast.tasks.validate import stamp
 
 FINGERPRINT_TAG = "fingerprint"
 """Version tag: sha256 of the candidate's prices, configuration and seed."""
@@ -93,7 +94,7 @@ def _score_current(
     except Exception as err:  # noqa: BLE001 - e.g. the store did not answer: kept, with the reason
         return True, None, f"{label} ({type(err).__name__}: {err})", None
     try:
-        origins = pd.DatetimeIndex(rows["cutoff"])
+        origins = pd.Index(rows["cutoff"])
         pred = current.forecast_at(prices, origins)
         h = int(rows["h"].iloc[0])
         bands = {c: v[:, h - 1] for c, v in current.bands(pred, prices, origins).items()}
@@ -214,7 +215,7 @@ def register_champion(
                 "scored": f"walk-forward backtest of {name}'s configuration "
                 f"({backtest_origins(trained, name)} origins, refitted as configured)",
                 "procedure": PROCEDURE,
-                "trained_on": f"{first:%Y-%m-%d}..{last:%Y-%m-%d}",
+                "trained_on": f"{stamp(first)}..{stamp(last)}",
                 FINGERPRINT_TAG: mark,
             }
             version = registry.register(tracker, ticker, uri, variant.run_id, tags)
@@ -253,7 +254,7 @@ def report_backtest(
     runs.note_decision(tracker, parent_id, decision.reason, decision.best_model)
     rmse = {name: m["rmse"][h - 1] for name, m in backtest.summary.items()}
     unit = "day" if config.data.series is None else "step"
-    span = date_span(pd.DatetimeIndex(frame.loc[frame["h"] == h, "date"]))
+    span = date_span(pd.Index(frame.loc[frame["h"] == h, "date"]))
     figure = backtest_figure(
         f"{ticker}: walk-forward backtest, {backtest.n_origins} origins, forecasts "
         f"{ahead(h, unit)}, {span}",
@@ -263,7 +264,6 @@ def report_backtest(
         ylabel=label,
     )
     pooled = pooled_scores(frame, backtest.scale)
-    reporting.log_backtest_summary(tracker, parent_id, frame, backtest.summary, figure, pooled)
     skill = with_skill(pooled)
     reporting.log_comparison(
         tracker,
@@ -276,7 +276,8 @@ def report_backtest(
         },
     )
     folder = Path(out_dir) / ticker
-    outputs.write_png(folder / "backtest.png", figure)
+    plot = outputs.write_png(folder / "backtest.png", png_bytes(figure))
+    reporting.log_backtest_summary(tracker, parent_id, frame, backtest.summary, plot, pooled)
     outputs.write_csv(folder / "backtest.csv", frame)
     verdict = "promoted" if decision.promote else "not promoted"
     get_run_logger().info(

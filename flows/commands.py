@@ -44,6 +44,7 @@ def run_command(
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
     outputs.check_writable(out)
+    store.warm_up(uri)  # overlaps TensorFlow's import and the Prefect API's start
     import_tensorflow_quietly()
     from pricecast.flows import stopping
     from pricecast.flows.forecast import with_runner

@@ -41,7 +41,7 @@ from pricecast.flows.report import evaluate_ticker, report_ticker
 from pricecast.flows.results import TickerData, TrainResult
 from pricecast.flows.summary import BacktestFailure, RunSummary
 from pricecast.flows.table import artifact_rows, comparison_frame
-from pricecast.flows.train import train
+from pricecast.flows.train import failure_message, train_in_process
 from pricecast.models.training import seed_process
 from pricecast.stores import outputs
 from pricecast.stores.prices import LoadedPrices
@@ -49,6 +49,7 @@ from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.backtest import fit_backtest
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.series import validate_by_kind
+from pricecast.tasks.validate import stamp
 
 
 @task(name="prepare", task_run_name="prepare-{ticker}", cache_policy=NO_CACHE)
@@ -76,15 +77,15 @@ def prepare(
     seconds = time.perf_counter() - t0
     notes = loaded.notes + checked.notes + ([cut] if cut else [])
     first, last = data.dates[0], data.dates[-1]
-    runs.name_run(tracker, parent_id, runs.run_name(ticker, f"{last:%Y-%m-%d}"))
+    runs.name_run(tracker, parent_id, runs.run_name(ticker, stamp(last)))
     runs.log_data_info(
-        tracker, parent_id, loaded.source, f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}",
+        tracker, parent_id, loaded.source, stamp(first), stamp(last),
         len(data.dates), notes,
     )  # fmt: skip
     spans = {s: data.span(s) for s in ("train", "val", "test")}
     logger.info(
         f"{ticker}: "
-        + ", ".join(f"{s} {a:%Y-%m-%d}..{b:%Y-%m-%d}" for s, (a, b) in spans.items())
+        + ", ".join(f"{s} {stamp(a)}..{stamp(b)}" for s, (a, b) in spans.items())
         + f"; {len(data.features)} input(s), window {data.window}, horizon {data.horizon}"
     )
     return TickerData(data, loaded.source, notes, seconds, backtest)
@@ -99,7 +100,7 @@ def train_ticker(
     ticker: str,
     tags: dict[str, str],
 ) -> TrainResult:
-    """Run the ``train`` flow for one ticker: in-process, or as a deployment run.
+    """Train every variant of one ticker: in this task, or as a ``train`` deployment run.
 
     In-process, the dataset is passed in memory and the result comes back the same way.
     Dispatched, the prices go by ``runs:/`` URI and the result comes back through the
@@ -136,14 +137,9 @@ def train_ticker(
         result = TrainResult.from_json(handoff.read_train_result(tracker, parent_id))
     else:
         # Variants (and their backtests) run on threads, as many at once as the config allows.
-        runner = ThreadPoolTaskRunner(max_workers=config.runner.max_workers)
-        state = train.with_options(task_runner=runner)(
-            ticker, config, parent_id, tags=tags, dataset=ticker_data.dataset, return_state=True
-        )
-        state_name, message = state.name, state.message
-        result = state.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            raise result
+        result = train_in_process(ticker, config, tracker, parent_id, ticker_data.dataset, tags)
+        message = failure_message(result, config)
+        state_name = "Failed" if message else "Completed"
     logger.info(f"{ticker}: training ended {state_name}" + (f": {message}" if message else ""))
     return result
 

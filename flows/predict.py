@@ -19,6 +19,7 @@ from pricecast.tasks.plot_bands import outlook_bands
 from pricecast.tasks.plot_layers import ahead, date_span
 from pricecast.tasks.plots import outlook_figure
 from pricecast.tasks.series import steps_behind, validate_by_kind
+from pricecast.tasks.validate import stamp
 
 HISTORY_DAYS = 130
 """Business days of history drawn before the forecast (about six months)."""
@@ -42,7 +43,7 @@ class Outlook:
     ticker: str
     forecast: pd.DataFrame
     source: str
-    last_date: dt.date
+    last_date: str
     model_version: str
     variant: str
     csv: Path
@@ -61,7 +62,7 @@ class Outlook:
         first = self.forecast["date"].iloc[0]
         return (
             f"WARNING: {self.ticker}'s last price ({self.last_date}, from {self.source}) is "
-            f"{self.sessions_behind} {self.age_unit} old: this forecast is for {first:%Y-%m-%d} "
+            f"{self.sessions_behind} {self.age_unit} old: this forecast is for {stamp(first)} "
             "onwards, not for the coming sessions"
         )
 
@@ -134,7 +135,7 @@ def predict_ahead(
     prices = checked.frame
     frame = forecaster.forecast(prices, horizon)
     last = prices.index[-1]
-    out = out_dir or home / "predictions" / ticker / f"{last:%Y-%m-%d}"
+    out = out_dir or home / "predictions" / ticker / stamp(last)
     target = forecaster.spec.target
     history = prices[target].iloc[-HISTORY_DAYS:]
     unit = "day" if spec.frequency is None else "step"
@@ -161,7 +162,7 @@ def predict_ahead(
         ticker,
         frame,
         loaded.source,
-        last.date(),
+        stamp(last),
         str(version.version),
         forecaster.spec.variant,
         csv,

@@ -16,7 +16,8 @@ from pricecast.stores.tracking import reporting, runs, store
 from pricecast.tasks.comparison import comparison_table, with_skill
 from pricecast.tasks.evaluation import Evaluation, evaluate_split
 from pricecast.tasks.plot_bands import evaluation_bands
-from pricecast.tasks.plots import test_span_figure
+from pricecast.tasks.plots import png_bytes, test_span_figure
+from pricecast.tasks.validate import stamp
 
 
 @task(name="evaluate", task_run_name="evaluate-{ticker}", cache_policy=NO_CACHE)
@@ -78,11 +79,12 @@ def report_ticker(
             skilled[name],
             {b: scores[b] for b in baselines},
             frame,
-            test_span_figure(data, mine, rmse),
+            png_bytes(test_span_figure(data, mine, rmse)),
         )
     figure = test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()})
     if config.intervals is not None:
         evaluation_bands(figure.axes[0], data, forecasts, config.intervals)
+    figure = png_bytes(figure)
     folder = Path(out_dir) / ticker
     files = [
         outputs.write_png(folder / "forecast.png", figure),
@@ -101,7 +103,7 @@ def report_ticker(
 
     return TickerSummary(
         source=ticker_data.source,
-        test_span=[f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}"],
+        test_span=[stamp(a), stamp(b)],
         notes=ticker_data.notes,
         models=scores,
         failed_variants={

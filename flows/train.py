@@ -1,9 +1,10 @@
-"""The ``train`` flow: train and backtest every variant of one ticker (the GPU-pool unit).
+"""Train and backtest every variant of one ticker; the ``train`` flow is the GPU-pool unit.
 
-The ``forecast`` flow calls it in-process with the ticker's :class:`Dataset` in memory
-(default), or submits it to the ``train`` deployment on a ``gpu`` work pool
-(``training.dispatch: deployment``). A dispatched run gets its prices by a ``runs:/`` URI,
-builds its own dataset, and leaves its :class:`TrainResult` on the ticker's parent run
+In-process (default), the ``forecast`` flow's ticker task trains the variants itself
+(:func:`train_in_process`) with the ticker's :class:`Dataset` in memory. With
+``training.dispatch: deployment`` it submits the ``train`` flow to its deployment on a
+``gpu`` work pool: that run gets its prices by a ``runs:/`` URI, builds its own dataset,
+and leaves its :class:`TrainResult` on the ticker's parent run
 (``stores/tracking/handoff.py``): that is the one place results cross processes.
 """
 
@@ -12,10 +13,12 @@ builds its own dataset, and leaves its :class:`TrainResult` on the ticker's pare
 # declare the results' types only.)
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -32,6 +35,7 @@ from pricecast.tasks.backtest import walk_forward
 from pricecast.tasks.dataset import Dataset, build_dataset
 from pricecast.tasks.evaluation import forecast_split
 from pricecast.tasks.interval_scores import by_horizon
+from pricecast.tasks.validate import stamp
 
 
 @task(name="train-variant", task_run_name="train-{ticker}-{variant.name}", cache_policy=NO_CACHE)
@@ -48,7 +52,7 @@ def train_variant_task(
     """Train one variant in its own MLflow child run and forecast the test span with it."""
     logger = get_run_logger()
     run_tags = {**tags, "cell": variant.cell, "mixed_precision": str(mixed_precision)}
-    as_of = f"{data.dates[-1]:%Y-%m-%d}"
+    as_of = stamp(data.dates[-1])
     with runs.variant_run(tracker, parent_id, ticker, variant.name, run_tags, as_of) as run_id:
         callbacks = [
             EpochLogger(logger.info, f"{ticker}/{variant.name}", config.training.epochs),
@@ -137,41 +141,25 @@ def _reason(result: Any) -> str:
     return f"{type(result).__name__}: {result}"
 
 
-@flow(name="train", flow_run_name=train_run_name, task_runner=ThreadPoolTaskRunner(max_workers=4))
-def train(
+Submit = Callable[[Task[..., Any], dict[str, Any]], PrefectFuture[Any]]
+"""Submits a task with its parameters: to the ``train`` flow's runner, or a local one."""
+
+
+def train_variants(
     ticker: str,
     config: RunConfig,
+    tracker: store.Tracker,
     parent_run_id: str,
-    prices_uri: str | None = None,
-    tags: dict[str, str] | None = None,
-    dataset: Dataset | None = None,
-) -> Any:
-    """Train (and backtest) every configured variant of one ticker.
-
-    Args:
-        ticker: The symbol.
-        config: The run configuration (features, split, variants, training, backtest).
-        parent_run_id: The ticker's MLflow parent run; variants become its children.
-        prices_uri: ``runs:/<parent>/data/prices.parquet``, the validated prices, when
-            this run was dispatched to a work pool (it builds its own dataset).
-        tags: Extra MLflow tags for the child runs (e.g. the Prefect flow-run id).
-        dataset: The ticker's dataset, when called in-process by the ``forecast`` flow.
+    dataset: Dataset,
+    tags: dict[str, str],
+    submit: Submit,
+) -> TrainResult:
+    """Train (and backtest) every configured variant of one ticker on ``submit``'s runner.
 
     Returns:
-        The :class:`TrainResult`; a Failed state (carrying it) when a variant failed.
+        The :class:`TrainResult`, whose ``failed`` names each variant that failed and why.
     """
     logger = get_run_logger()
-    tracker = store.open_experiment(config.experiment, forecast_home())
-    # Whatever process this runs in (a work pool's, a Dask worker's) is its own entry
-    # point: seeded once, and MLflow's fluent helpers pointed at the store.
-    seed_process(config.training.seed)
-    store.use_store(tracker)
-    dispatched = dataset is None
-    if dispatched:
-        if prices_uri is None:
-            raise ValueError("train needs either a dataset or a prices_uri")
-        frame = handoff.load_frame(tracker, prices_uri)
-        dataset = build_dataset(frame, ticker, config.features, config.split, config.data.target)
     device = devices()
     mixed = config.training.mixed_precision and device["device"] == "GPU"
     if config.training.mixed_precision and not mixed:
@@ -181,18 +169,27 @@ def train(
         + (f" ({device['gpu_names']})" if device["device"] == "GPU" else "")
         + (", mixed_float16" if mixed else "")
     )
-    run_tags = {**(tags or {}), **{f"device.{k}": v for k, v in device.items()}}
+    run_tags = {**tags, **{f"device.{k}": v for k, v in device.items()}}
+    common = {"data": dataset, "config": config, "tracker": tracker, "ticker": ticker}
     trained = {
-        v.name: train_variant_task.submit(
-            dataset, v, config, tracker, parent_run_id, ticker, run_tags, mixed
+        v.name: submit(
+            train_variant_task,
+            {
+                **common,
+                "variant": v,
+                "parent_id": parent_run_id,
+                "tags": run_tags,
+                "mixed_precision": mixed,
+            },
         )
         for v in config.variants
     }
     backtests = {}
     if config.backtest is not None:
         backtests = {
-            v.name: backtest_variant_task.submit(
-                dataset, v, config, tracker, trained[v.name], ticker, mixed
+            v.name: submit(
+                backtest_variant_task,
+                {**common, "variant": v, "trained": trained[v.name], "mixed_precision": mixed},
             )
             for v in config.variants
         }
@@ -214,12 +211,74 @@ def train(
             )
         else:
             result.backtests[name] = outcome
-    if dispatched:
-        handoff.log_train_result(tracker, parent_run_id, result.to_json())
-    if result.failed:
-        detail = "; ".join(f"{k}: {v}" for k, v in result.failed.items())
-        return Failed(
-            message=f"{len(result.failed)} of {len(trained)} variant(s) failed — {detail}",
-            data=result,
-        )
+    return result
+
+
+def failure_message(result: TrainResult, config: RunConfig) -> str | None:
+    """How many variants failed and why (``None`` when every variant trained)."""
+    if not result.failed:
+        return None
+    detail = "; ".join(f"{k}: {v}" for k, v in result.failed.items())
+    return f"{len(result.failed)} of {len(config.variants)} variant(s) failed — {detail}"
+
+
+def train_in_process(
+    ticker: str,
+    config: RunConfig,
+    tracker: store.Tracker,
+    parent_run_id: str,
+    dataset: Dataset,
+    tags: dict[str, str],
+) -> TrainResult:
+    """Train every variant of one ticker here, from the calling task, on a thread pool.
+
+    The ``forecast`` flow's in-process path: the variants' tasks run on a runner of their
+    own (no ``train`` flow run to create and close per ticker). Seeded and pointed at the
+    store as the ``train`` flow is, since the calling task may run in a worker process.
+    """
+    seed_process(config.training.seed)
+    store.use_store(tracker)
+    with ThreadPoolTaskRunner(max_workers=config.runner.max_workers) as runner:
+        return train_variants(
+            ticker, config, tracker, parent_run_id, dataset, tags,
+            lambda task, params: runner.submit(task, params),
+        )  # fmt: skip
+
+
+@flow(name="train", flow_run_name=train_run_name, task_runner=ThreadPoolTaskRunner(max_workers=4))
+def train(
+    ticker: str,
+    config: RunConfig,
+    parent_run_id: str,
+    prices_uri: str,
+    tags: dict[str, str] | None = None,
+) -> Any:
+    """Train (and backtest) every configured variant of one ticker, dispatched to a pool.
+
+    Args:
+        ticker: The symbol.
+        config: The run configuration (features, split, variants, training, backtest).
+        parent_run_id: The ticker's MLflow parent run; variants become its children.
+        prices_uri: ``runs:/<parent>/data/prices.parquet``, the validated prices (this
+            run builds its own dataset from them).
+        tags: Extra MLflow tags for the child runs (e.g. the Prefect flow-run id).
+
+    Returns:
+        The :class:`TrainResult`; a Failed state (carrying it) when a variant failed.
+    """
+    tracker = store.open_experiment(config.experiment, forecast_home())
+    # Whatever process this runs in (a work pool's) is its own entry point: seeded once,
+    # and MLflow's fluent helpers pointed at the store.
+    seed_process(config.training.seed)
+    store.use_store(tracker)
+    frame = handoff.load_frame(tracker, prices_uri)
+    dataset = build_dataset(frame, ticker, config.features, config.split, config.data.target)
+    result = train_variants(
+        ticker, config, tracker, parent_run_id, dataset, tags or {},
+        lambda task, params: task.submit(**params),
+    )  # fmt: skip
+    handoff.log_train_result(tracker, parent_run_id, result.to_json())
+    message = failure_message(result, config)
+    if message:
+        return Failed(message=message, data=result)
     return result

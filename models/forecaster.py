@@ -21,6 +21,7 @@ from pricecast.tasks.features import input_frame, prices_from_targets
 from pricecast.tasks.intervals import ewma_volatility, shifted
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.series import next_dates
+from pricecast.tasks.validate import at
 from pricecast.tasks.windows import windows
 
 
@@ -38,8 +39,8 @@ class ForecastSpec:
         variant: Variant name.
         trained_until: Last date of the data the model was fitted on (ISO date).
         calendar: Exchange calendar whose sessions the forecasts target (prices).
-        frequency: Pandas offset alias of a generic series' dates (``None``: prices,
-            which follow ``calendar``).
+        frequency: Pandas offset alias of a generic series' dates, or ``steps:<interval>``
+            for integer steps (``None``: prices, which follow ``calendar``).
         bands: Residual quantiles per bound column (``lower_80``, ...) and step ahead,
             from the validation span the model did not train on (``None``: no bands).
         relative: The quantiles are log ratios (prices), not differences.
@@ -102,14 +103,14 @@ class Forecaster:
             raise ValueError(f"price frame lacks column(s) {', '.join(sorted(missing))}")
         return input_frame(prices, self.spec.inputs, self.spec.target)
 
-    def forecast_at(self, prices: pd.DataFrame, origins: pd.DatetimeIndex) -> np.ndarray:
+    def forecast_at(self, prices: pd.DataFrame, origins: pd.Index) -> np.ndarray:
         """Forecast prices ``(n, H)`` at several origin dates in one batched call.
 
         Only prices up to each origin are used for that origin's forecast.
 
         Args:
             prices: Price frame indexed by date (sorted).
-            origins: Dates of the last known price of each forecast.
+            origins: Dates (or integer steps) of the last known price of each forecast.
 
         Raises:
             ValueError: If an origin lacks ``window`` days of history or is not a date
@@ -119,7 +120,8 @@ class Forecaster:
         rows = feats.index.get_indexer(origins)
         if (rows < 0).any():
             bad = origins[rows < 0][0]
-            raise ValueError(f"origin {bad:%Y-%m-%d} is not a trading day of the price frame")
+            what = "row" if isinstance(bad, int | np.integer) else "trading day"
+            raise ValueError(f"origin {at(bad)} is not a {what} of the price frame")
         if (rows < self.spec.window - 1).any():
             raise ValueError(
                 f"an origin has fewer than {self.spec.window} days of history before it"
@@ -131,7 +133,7 @@ class Forecaster:
         return prices_from_targets(out, anchors, self.spec.transform)
 
     def bands(
-        self, forecasts: np.ndarray, prices: pd.DataFrame, origins: pd.DatetimeIndex
+        self, forecasts: np.ndarray, prices: pd.DataFrame, origins: pd.Index
     ) -> dict[str, np.ndarray]:
         """Bounds around forecasts ``(n, h)`` made at ``origins`` (``{}`` without bands).
 
@@ -179,11 +181,11 @@ class Forecaster:
                 f"{len(prices)} price rows given; the model needs at least {self.min_rows}"
             )
         last = prices.index[-1]
-        values = self.forecast_at(prices, pd.DatetimeIndex([last]))[0, :h]
+        values = self.forecast_at(prices, prices.index[-1:])[0, :h]
         if self.spec.frequency:
             dates = next_dates(last, h, self.spec.frequency)
         else:
             dates = next_sessions(last, h, self.spec.calendar)
-        bands = self.bands(values[None, :], prices, pd.DatetimeIndex([last]))
+        bands = self.bands(values[None, :], prices, prices.index[-1:])
         bounds = {c: v[0] for c, v in bands.items()}
         return pd.DataFrame({"date": dates, "forecast": values, **bounds})

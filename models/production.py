@@ -9,8 +9,6 @@ stopping), as a direct ``horizon``-output model.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 
 from pricecast.configs.intervals import IntervalsConfig
@@ -20,6 +18,7 @@ from pricecast.models.variant import keras_model_fns
 from pricecast.tasks.forecasters import WindowSetup, series_from_prices, windowed
 from pricecast.tasks.interval_backtest import relative_space
 from pricecast.tasks.intervals import ewma_volatility, latest_quantiles
+from pricecast.tasks.validate import stamp
 
 PROCEDURE = "refit on all sessions up to as_of (the backtest's refit procedure, direct)"
 
@@ -76,7 +75,6 @@ def refit_on_all(
             intervals.min_residuals,
             vol,
         )
-    last: dt.date = pd.Timestamp(prices.index[-1]).date()
     spec = ForecastSpec(
         ticker=ticker,
         target=target,
@@ -85,7 +83,7 @@ def refit_on_all(
         horizon=features.horizon,
         transform=features.target_transform,
         variant=variant.name,
-        trained_until=last.isoformat(),
+        trained_until=stamp(prices.index[-1]),
         calendar=calendar,
         frequency=frequency,
         bands=bands,

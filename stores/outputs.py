@@ -67,8 +67,10 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     return _atomic(path, lambda p: frame.to_csv(p, index=False, date_format="%Y-%m-%d"))
 
 
-def write_png(path: Path, figure: Figure) -> Path:
-    """Save a figure as PNG atomically."""
+def write_png(path: Path, figure: Figure | bytes) -> Path:
+    """Save a figure, or a figure already rendered to PNG bytes, as PNG atomically."""
+    if isinstance(figure, bytes):
+        return _atomic(path, lambda p: p.write_bytes(figure))
     return _atomic(path, lambda p: figure.savefig(p, format="png"))
 
 

@@ -1,9 +1,10 @@
 """Generic series on disk: one column of a ``date,value`` CSV as a one-column frame.
 
 A series CSV holds a date column and one or more numeric columns, one per series. A
-series is read into a frame with a tz-naive ``DatetimeIndex`` named ``date`` and a single
-column ``value``; its cells are left as read (text included) so that validation can name
-the date and the column of a cell that is not a number.
+series is read into a frame with a tz-naive ``DatetimeIndex`` named ``date`` (an integer
+index, for ``frequency: steps``) and a single column ``value``; its cells are left as
+read (text included) so that validation can name the date and the column of a cell that
+is not a number.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def read_series_csv(path: str | Path, name: str, spec: SeriesConfig) -> pd.DataF
         spec: Date column and format, and the series' column.
 
     Returns:
-        A one-column frame (the CSV column's name) indexed by date.
+        A one-column frame (the CSV column's name) indexed by date, or by integer step
+        for ``frequency: steps``.
 
     Raises:
         SourceUnavailableError: If the file does not exist.
@@ -69,18 +71,41 @@ def read_series_csv(path: str | Path, name: str, spec: SeriesConfig) -> pd.DataF
         )
     column = _column(raw, name, spec, where)
     text = raw[spec.date_column].str.strip()
+    index = _steps(text, name, where, spec) if spec.steps else _dates(text, name, where, spec)
+    cells = raw[column].str.strip().replace({"": None, "null": None, "NaN": None, "nan": None})
+    frame = pd.DataFrame({column: cells.to_numpy(dtype=object)}, index=index)
+    frame.index.name = "date"
+    return frame
+
+
+def _dates(text: pd.Series, name: str, where: str, spec: SeriesConfig) -> pd.Index:
     fmt = spec.date_format or "%Y-%m-%d"
     dates = pd.to_datetime(text, format=fmt, errors="coerce")
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        hint = (
+            "; for integer steps set data.series.frequency: steps"
+            if spec.date_format is None and text.str.fullmatch(r"[+-]?\d+").all()
+            else ""
+        )
         raise PriceSourceError(
             f"{name}: {where} column {spec.date_column}: {text.iloc[row]!r} on line {row + 2} "
-            f"is not a date of format {fmt} (data.series.date_format)"
+            f"is not a date of format {fmt} (data.series.date_format){hint}"
         )
-    cells = raw[column].str.strip().replace({"": None, "null": None, "NaN": None, "nan": None})
-    frame = pd.DataFrame({column: cells.to_numpy(dtype=object)}, index=pd.DatetimeIndex(dates))
-    frame.index.name = "date"
-    return frame
+    return pd.DatetimeIndex(dates)
+
+
+def _steps(text: pd.Series, name: str, where: str, spec: SeriesConfig) -> pd.Index:
+    """The step column as integers; a cell that is not a whole number names its line."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna().to_numpy() | (numbers.to_numpy() % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise PriceSourceError(
+            f"{name}: {where} column {spec.date_column}: {text.iloc[row]!r} on line {row + 2} "
+            f"is not an integer step (data.series.frequency: steps)"
+        )
+    return pd.Index(numbers.to_numpy().astype("int64"))
 
 
 def load_series(

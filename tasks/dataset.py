@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,15 +13,13 @@ from pricecast.tasks.features import target_matrix
 from pricecast.tasks.forecasters import Series, series_from_prices
 from pricecast.tasks.metrics import naive_scale
 from pricecast.tasks.scaling import SeriesScaler
-from pricecast.tasks.validate import PriceDataError
+from pricecast.tasks.validate import PriceDataError, at
 from pricecast.tasks.windows import supervised, windows
 
 SPLITS = ("train", "val", "test")
 
 
-def split_labels(
-    dates: pd.DatetimeIndex, split: SplitConfig, horizon: int, ticker: str
-) -> np.ndarray:
+def split_labels(dates: pd.Index, split: SplitConfig, horizon: int, ticker: str) -> np.ndarray:
     """Label every date ``train``, ``val``, ``test`` or ``""`` (outside every span).
 
     Args:
@@ -51,7 +50,7 @@ def split_labels(
         labels[n - n_test :] = "test"
         pre_idx = np.arange(n - n_test)
     if not (labels == "test").any():
-        raise PriceDataError(f"{ticker}: the test span is empty (data ends {dates[-1]:%Y-%m-%d})")
+        raise PriceDataError(f"{ticker}: the test span is empty (data ends {at(dates[-1])})")
     if len(pre_idx) == 0:
         raise PriceDataError(f"{ticker}: no rows before the test span")
     n_val = max(horizon, int(round(split.val_fraction * len(pre_idx))))
@@ -69,7 +68,8 @@ class Dataset:
         frame: The validated price frame the windows were cut from (the backtest and the
             champion's forecaster read it).
         series: The series in the row space of the inputs (see ``tasks.forecasters``).
-        dates: Dates of the feature rows, shape ``(T,)``.
+        dates: Dates of the feature rows, shape ``(T,)`` (integer steps, for a series of
+            steps).
         prices: Target prices on those dates, shape ``(T,)``.
         features: Input column names.
         x: Scaled lookback windows for every origin, ``(N, window, F)``, float32.
@@ -81,15 +81,15 @@ class Dataset:
         horizon: Steps ahead.
         window: Lookback length.
         train_scale: In-sample persistence MAE on the training span (the MASE scale).
-        frequency: Pandas offset alias of a generic series' dates (``None``: prices, which
-            follow the exchange calendar).
+        frequency: Pandas offset alias of a generic series' dates, or ``steps:<interval>``
+            (``None``: prices, which follow the exchange calendar).
         label: Axis label of the values: ``price``, or a series' name and unit.
     """
 
     ticker: str
     frame: pd.DataFrame
     series: Series
-    dates: pd.DatetimeIndex
+    dates: pd.Index
     prices: np.ndarray
     features: list[str]
     x: np.ndarray
@@ -113,7 +113,7 @@ class Dataset:
         """Price at the origin of each window of a split."""
         return self.prices[self.origins[self.split == name]]
 
-    def target_dates(self, name: str) -> pd.DatetimeIndex:
+    def target_dates(self, name: str) -> pd.Index:
         """Date of the first (h=1) target of each window of a split."""
         return self.dates[self.origins[self.split == name] + 1]
 
@@ -122,7 +122,7 @@ class Dataset:
         idx = self.origins[self.split == name][:, None] + np.arange(1, self.horizon + 1)
         return self.prices[idx]
 
-    def span(self, name: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    def span(self, name: str) -> tuple[Any, Any]:
         """First and last target date of a split."""
         mask = self.split == name
         o = self.origins[mask]

@@ -22,11 +22,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_integer_dtype
 
 from pricecast.configs.schema import FeaturesConfig
 from pricecast.tasks.features import default_inputs, input_frame, prices_from_targets, target_matrix
 from pricecast.tasks.intervals import Calibration
 from pricecast.tasks.scaling import SeriesScaler
+from pricecast.tasks.validate import stamp
 from pricecast.tasks.windows import windows
 
 Strategy = Literal["direct", "recursive"]
@@ -49,7 +51,7 @@ class Series:
     ``full_prices[i + offset]`` is ``prices[i]``: deriving log-returns drops a first row.
 
     Attributes:
-        dates: Dates of the input rows.
+        dates: Dates of the input rows (integer steps, for a series of steps).
         raw: Unscaled inputs ``(T, F)``.
         prices: Target prices on those dates ``(T,)``.
         full_prices: Target prices of every validated row (drift looks back to the first).
@@ -58,7 +60,7 @@ class Series:
         transform: ``log_return``, ``level`` or ``diff``.
     """
 
-    dates: pd.DatetimeIndex
+    dates: pd.Index
     raw: np.ndarray
     prices: np.ndarray
     full_prices: np.ndarray
@@ -74,7 +76,7 @@ def series_from_prices(prices: pd.DataFrame, features: FeaturesConfig, target: s
     full = prices[target].to_numpy(dtype="float64")
     offset = len(prices) - len(frame)
     return Series(
-        dates=pd.DatetimeIndex(frame.index),
+        dates=frame.index if is_integer_dtype(frame.index) else pd.DatetimeIndex(frame.index),
         raw=frame.to_numpy(dtype="float64"),
         prices=full[offset:],
         full_prices=full,
@@ -210,7 +212,7 @@ def training_set(
     n = len(raw) - w - outputs + 1
     if n < 2:
         raise ValueError(
-            f"origin {series.dates[cutoff]:%Y-%m-%d}: {len(raw)} rows before it are too few "
+            f"origin {stamp(series.dates[cutoff])}: {len(raw)} rows before it are too few "
             f"to train (window {w} + {outputs} target(s) + 1 needs at least "
             f"{w + outputs + 1}); use fewer origins or a longer series"
         )

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 BASELINE_STYLE = {
     "persistence": ":",
@@ -37,6 +39,8 @@ def ahead(h: int, unit: str = "day") -> str:
 
 def date_span(index: pd.Index) -> str:
     """``2020-05-01 to 2020-06-30``: the first and last date of a series."""
+    if pd.api.types.is_integer_dtype(index.dtype):
+        return f"steps {index.min()} to {index.max()}"
     return f"{pd.Timestamp(index.min()):%Y-%m-%d} to {pd.Timestamp(index.max()):%Y-%m-%d}"
 
 
@@ -61,11 +65,31 @@ def line_styles(names: list[str]) -> dict[str, dict[str, Any]]:
     return styles
 
 
+def _holds_steps(ax: Any) -> bool:
+    """Whether the panel's data lines run along integer steps rather than dates.
+
+    Reference lines (``axhline``, drawn in axes units on ``[0, 1]``) are not data.
+    """
+    kinds = {
+        np.asarray(line.get_xdata()).dtype.kind
+        for line in ax.get_lines()
+        if len(line.get_xdata()) > 2
+    }
+    return "M" not in kinds and bool(kinds & {"i", "u"})
+
+
 def date_axis(ax: Any) -> None:
-    """Concise date ticks and a light grid (every panel of a figure reads dates alike)."""
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    """Concise date ticks, or integer ticks labelled ``step``, and a light grid.
+
+    Every panel of a figure reads its x axis alike; a series of integer steps has no dates.
+    """
+    if _holds_steps(ax):
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.grid(alpha=0.3)
 
 

@@ -6,6 +6,7 @@ no global state), so they are safe to draw from worker threads.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,21 @@ def _finish(
         ax.legend(loc="best", fontsize=legend_size)
     fig.tight_layout()
     return fig
+
+
+def _steps(index: pd.Index) -> bool:
+    """Whether an x axis holds integer steps rather than dates."""
+    return pd.api.types.is_integer_dtype(index.dtype)
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """Render a figure to PNG once, so the output folder and MLflow get the same bytes.
+
+    Drawing is the costly part of a plot; a figure saved twice is drawn twice.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def forecast_figure(

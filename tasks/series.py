@@ -3,19 +3,30 @@
 A series is validated as prices are (dates sorted and unique, cells numeric, gaps dropped
 or filled) but may be zero or negative, and a target transform that needs positive values
 is refused with the config field named. Its forecast dates follow its own frequency,
-inferred from the dates or configured; the exchange calendar is for prices only.
+inferred from the dates or configured; the exchange calendar is for prices only. A series
+of integer steps (``frequency: steps``) is indexed by its steps: their interval is read
+from the data, and its forecasts are the next steps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from pricecast.configs.schema import DataConfig, FeaturesConfig
-from pricecast.tasks.validate import PriceDataError, Validated, numeric_cells, validate_prices
+from pricecast.configs.series import STEPS
+from pricecast.tasks.validate import (
+    PriceDataError,
+    Validated,
+    at,
+    numeric_cells,
+    stamp,
+    validate_prices,
+)
 
 VALUE = "value"
 """The column a validated series is held in (``data.target`` of ``kind: series``)."""
@@ -45,32 +56,33 @@ def validate_series(frame: pd.DataFrame, name: str, null_rows: str = "drop") -> 
     if frame.shape[1] != 1:
         raise PriceDataError(f"{name}: expected one value column, got {list(frame.columns)}")
     column = str(frame.columns[0])
+    row = "date" if isinstance(frame.index, pd.DatetimeIndex) else "step"
     notes: list[str] = []
     df = numeric_cells(frame, name)
     if not df.index.is_monotonic_increasing:
         df = df.sort_index(kind="stable")
-        notes.append(f"{name}: dates were not in order; sorted")
+        notes.append(f"{name}: {row}s were not in order; sorted")
     dup = df.index.duplicated(keep=False)
     if dup.any():
         groups = df[dup].groupby(level=0)[column]
         conflicting = [d for d, g in groups if g.nunique(dropna=False) > 1]
         if conflicting:
             raise PriceDataError(
-                f"{name}: duplicate date {conflicting[0]:%Y-%m-%d} with different values in "
+                f"{name}: duplicate {row} {stamp(conflicting[0])} with different values in "
                 f"column {column}"
                 + (f" (and {len(conflicting) - 1} more)" if len(conflicting) > 1 else "")
             )
         n = int(df.index.duplicated().sum())
         df = df[~df.index.duplicated()]
-        notes.append(f"{name}: dropped {n} repeated row(s) with duplicate dates")
+        notes.append(f"{name}: dropped {n} repeated row(s) with duplicate {row}s")
     empty = df[column].isna()
     if empty.any():
-        days = ", ".join(f"{d:%Y-%m-%d}" for d in df.index[empty][:3])
+        days = ", ".join(at(d) for d in df.index[empty][:3])
         more = "…" if empty.sum() > 3 else ""
         if null_rows == "ffill":
             if empty.iloc[0]:
                 raise PriceDataError(
-                    f"{name}: first row {df.index[0]:%Y-%m-%d} has no value in column "
+                    f"{name}: first row {at(df.index[0])} has no value in column "
                     f"{column}; cannot fill"
                 )
             df = df.ffill()
@@ -83,18 +95,24 @@ def validate_series(frame: pd.DataFrame, name: str, null_rows: str = "drop") -> 
     return Validated(df.rename(columns={column: VALUE}), notes)
 
 
-def series_frequency(dates: pd.DatetimeIndex, name: str, configured: str = "infer") -> str:
+def series_frequency(dates: pd.Index, name: str, configured: str = "infer") -> str:
     """The series' frequency as a pandas offset alias, checked against every date.
 
     Args:
-        dates: Sorted, unique dates.
+        dates: Sorted, unique dates (integer steps for ``steps``).
         name: The series name, for messages.
-        configured: ``infer`` or an offset alias (``data.series.frequency``).
+        configured: ``infer``, an offset alias or ``steps`` (``data.series.frequency``).
+
+    Returns:
+        The alias; for integer steps ``steps:<interval>`` (``steps:5`` for 0, 5, 10, …).
 
     Raises:
         PriceDataError: If no regular frequency can be inferred, or a date breaks it
             (naming the first date that is off the grid or missing).
     """
+    if configured == STEPS:
+        return f"{STEPS}:{step_interval(dates, name)}"
+    dates = pd.DatetimeIndex(dates)
     if configured == "infer":
         freq = pd.infer_freq(dates) if len(dates) >= 3 else None
         if freq is not None:
@@ -122,6 +140,36 @@ def series_frequency(dates: pd.DatetimeIndex, name: str, configured: str = "infe
     return configured
 
 
+def step_interval(steps: pd.Index, name: str) -> int:
+    """The interval of a series of integer steps, the same between every two rows.
+
+    Raises:
+        PriceDataError: Naming the first pair of steps whose interval differs from the
+            first one (a gap, or a row off the grid), or a series of fewer than 2 rows.
+    """
+    values = steps.to_numpy()
+    if len(values) < 2:
+        raise PriceDataError(f"{name}: {len(values)} row(s); integer steps need at least 2")
+    gaps = np.diff(values)
+    step = int(gaps[0])
+    off = np.flatnonzero(gaps != step)
+    if len(off):
+        i = int(off[0]) + 1
+        raise PriceDataError(
+            f"{name}: step {values[i - 1]} → {values[i]} breaks the interval {step} of the "
+            f"first steps (expected {values[i - 1] + step}); fill the gap so that every "
+            f"row is {step} step(s) after the one before"
+        )
+    return step
+
+
+def step_of(frequency: str | None) -> int | None:
+    """The interval of an integer-step frequency (``steps:5`` → 5); ``None`` for dates."""
+    if frequency and frequency.startswith(f"{STEPS}:"):
+        return int(frequency.split(":", 1)[1])
+    return None
+
+
 def _off_grid(dates: pd.DatetimeIndex, freq: str) -> int | None:
     """Position of the first date that is not on the ``freq`` grid from the first date."""
     grid = pd.date_range(dates[0], periods=len(dates), freq=freq)
@@ -129,8 +177,14 @@ def _off_grid(dates: pd.DatetimeIndex, freq: str) -> int | None:
     return int(off[0]) if len(off) else None
 
 
-def next_dates(last: pd.Timestamp, count: int, frequency: str) -> pd.DatetimeIndex:
-    """The ``count`` dates after ``last`` at ``frequency`` (e.g. month ends for ``ME``)."""
+def next_dates(last: Any, count: int, frequency: str) -> pd.Index:
+    """The ``count`` dates after ``last`` at ``frequency`` (e.g. month ends for ``ME``).
+
+    For integer steps (``steps:<interval>``) they are ``last + k * interval``.
+    """
+    interval = step_of(frequency)
+    if interval is not None:
+        return pd.Index([int(last) + interval * k for k in range(1, count + 1)], dtype="int64")
     step = to_offset(frequency)
     return pd.DatetimeIndex([pd.Timestamp(last) + step * k for k in range(1, count + 1)])
 
@@ -150,7 +204,7 @@ def check_transform(values: pd.Series, name: str, transform: str, inputs: list[s
         more = int(nonpos.sum()) - 1
         raise PriceDataError(
             f"{name}: features.{logs[0]} 'log_return' needs positive values, but the series "
-            f"is {float(values.iloc[i])!r} on {values.index[i]:%Y-%m-%d} (and {more} more); "
+            f"is {float(values.iloc[i])!r} on {at(values.index[i])} (and {more} more); "
             f"use target_transform 'level' or 'diff'"
         )
 
@@ -181,7 +235,7 @@ def validate_by_kind(
     check_transform(
         checked.frame[VALUE], name, features.target_transform, list(features.inputs or [])
     )
-    freq = series_frequency(pd.DatetimeIndex(checked.frame.index), name, data.series.frequency)
+    freq = series_frequency(checked.frame.index, name, data.series.frequency)
     return checked, freq, axis_label(data, name)
 
 
@@ -202,8 +256,13 @@ def axis_label(data: DataConfig, name: str) -> str:
     return f"{name} ({unit})" if unit else name
 
 
-def steps_behind(last: pd.Timestamp, now: pd.Timestamp, frequency: str) -> int:
-    """How many ``frequency`` steps lie after ``last`` up to ``now`` (0: the data are current)."""
+def steps_behind(last: Any, now: pd.Timestamp, frequency: str) -> int:
+    """How many ``frequency`` steps lie after ``last`` up to ``now`` (0: the data are current).
+
+    Integer steps have no clock to fall behind: always 0.
+    """
+    if step_of(frequency) is not None:
+        return 0
     today = pd.Timestamp(now).tz_localize(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
     if pd.Timestamp(last) >= today:
         return 0

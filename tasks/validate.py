@@ -22,6 +22,19 @@ MAX_DAY_RATIO = 50.0
 splits of adjusted Yahoo prices stay far below; a 1000x step is a unit or data error."""
 
 
+def stamp(when: object) -> str:
+    """A row's label in messages and files: its date as YYYY-MM-DD, or its integer step."""
+    if isinstance(when, int | np.integer):
+        return str(int(when))
+    return format(when, "%Y-%m-%d")
+
+
+def at(when: object) -> str:
+    """A row named in a message: ``2020-01-31``, or ``step 35`` for an integer step."""
+    text = stamp(when)
+    return f"step {text}" if isinstance(when, int | np.integer) else text
+
+
 class PriceDataError(ValueError):
     """Prices are unusable; the message names the ticker and, where it applies, date and column."""
 
@@ -68,7 +81,7 @@ def _where(frame: pd.DataFrame, mask: pd.DataFrame) -> str:
     value = frame.iloc[r][col]
     if isinstance(value, np.generic):
         value = value.item()  # 0.0, not np.float64(0.0)
-    return f"{date:%Y-%m-%d} column {col} ({value!r}){more}"
+    return f"{at(date)} column {col} ({value!r}){more}"
 
 
 def validate_prices(

@@ -107,7 +107,11 @@ class ForecasterModel(PythonModel):
         frame = model_input.copy()
         frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
         if "date" in frame.columns:
-            frame = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date"))))
+            dates = frame.pop("date")  # integer steps stay integers
+            steps = pd.api.types.is_integer_dtype(dates.dtype)
+            frame = frame.set_index(
+                pd.Index(dates) if steps else pd.DatetimeIndex(pd.to_datetime(dates))
+            )
         frame = frame.sort_index()
         horizon = (params or {}).get("horizon")  # 0 is refused, not read as "default"
         return self.forecaster.forecast(frame, None if horizon is None else int(horizon))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from mlflow.entities import Metric
 
 from pricecast.stores.tracking.store import Tracker
@@ -79,12 +78,17 @@ def log_backtest_summary(
     run_id: str,
     frame: pd.DataFrame,
     summary: Mapping[str, Mapping[str, list[float]]],
-    figure: Figure,
+    plot: Path,
     pooled: Mapping[str, Mapping[str, float]],
 ) -> None:
     """Log the whole backtest (all models, baselines included) to a ticker's parent run.
 
-    ``backtest_<metric>_<model>`` holds the value over all rows (``pooled``) at step 0.
+    ``plot`` is the backtest figure already written to the output folder: the same file
+    is logged, not drawn again.
+
+    ``backtest_<metric>_<model>`` holds the value over all rows (``pooled``) at step 0;
+    a metric that ``pooled`` lacks (the interval scores) holds its mean over the steps
+    ahead, each step having the same origins.
     Only a horizon of more than one step adds ``backtest_<metric>_by_h_<model>``, whose
     steps are the steps ahead: a real series, charted as a line; a horizon of one would
     give a chart of one dot per metric. Undefined values are left out.
@@ -94,12 +98,18 @@ def log_backtest_summary(
         d = Path(tmp)
         frame.to_csv(d / "backtest.csv", index=False, date_format="%Y-%m-%d")
         (d / "backtest_metrics.json").write_text(json.dumps(summary, indent=1))
-        figure.savefig(d / "backtest.png")
-        for name in ("backtest.csv", "backtest_metrics.json", "backtest.png"):
+        for name in ("backtest.csv", "backtest_metrics.json"):
             client.log_artifact(run_id, str(d / name), "backtest")
+    client.log_artifact(run_id, str(plot), "backtest")
     now = int(time.time() * 1000)
+    overall = {
+        model: {m: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for m, v in by.items()}
+        for model, by in summary.items()
+    }
+    for model, values in pooled.items():
+        overall.setdefault(model, {}).update(values)
     metrics = _finite(
-        {f"backtest_{metric}_{model}": v for model, m in pooled.items() for metric, v in m.items()}
+        {f"backtest_{metric}_{model}": v for model, m in overall.items() for metric, v in m.items()}
     )
     metrics += [
         Metric(f"backtest_{metric}_by_h_{model}", float(v), now, h)

@@ -20,7 +20,6 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.keras import MlflowCallback
 from mlflow.keras import log_model as log_keras_model
@@ -262,11 +261,12 @@ def log_variant_evaluation(
     metrics: Mapping[str, float],
     baseline_metrics: Mapping[str, Mapping[str, float]],
     predictions: pd.DataFrame,
-    figure: Figure,
+    png: bytes,
 ) -> None:
     """Log a variant's test-span scores beside ``<baseline>_<metric>``, its table and plot.
 
     Undefined values (persistence's directional accuracy) are left out, not logged as 0.
+    The plot comes rendered (PNG bytes): it is drawn once, by the caller.
     """
     values = {k: float(v) for k, v in metrics.items()}
     for base, base_metrics in baseline_metrics.items():
@@ -276,7 +276,7 @@ def log_variant_evaluation(
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         predictions.to_csv(d / "predictions.csv", index=False, date_format="%Y-%m-%d")
-        figure.savefig(d / "forecast.png")
+        (d / "forecast.png").write_bytes(png)
         for name in ("predictions.csv", "forecast.png"):
             client.log_artifact(run_id, str(d / name))
 

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,6 +117,36 @@ def use_store(tracker: Tracker) -> None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+def warm_up(uri: str) -> threading.Thread | None:
+    """Open a local sqlite store on a background thread while the command starts up.
+
+    A process's first client of a sqlite store builds its engine and checks its schema
+    (about a second); MLflow keeps one store per URI, so the flow's clients find it
+    ready. MLflow's run-context tags (its git probe, once per process) are resolved on
+    the same thread. Nothing is read from the store; an error is left for
+    :func:`open_experiment` to report, naming the URI.
+
+    Returns:
+        The thread (``None`` for a store that is not a local sqlite file).
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+
+    def work() -> None:
+        try:
+            with _first_use_lock(uri):
+                MlflowClient(tracking_uri=uri)  # creates a new store's tables
+            from mlflow.tracking.context.registry import resolve_tags
+
+            resolve_tags()
+        except Exception as err:  # noqa: BLE001 - open_experiment reports it, in one line
+            log.debug("warming up %s failed: %s", redact(uri), err)
+
+    thread = threading.Thread(target=work, name="mlflow-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_store(home: Path, uri: str | None = None) -> Tracker:

@@ -3,7 +3,8 @@
 One ``forecast run`` on a seeded monthly series that crosses zero trains a GRU, backtests
 it beside persistence and seasonal naive, registers the champion and draws the plots;
 ``forecast predict`` then forecasts month ends, and ``log_return`` on the same series is
-refused naming the field.
+refused naming the field. A series indexed by integer steps runs the same way and is
+forecast at the next steps.
 """
 
 from __future__ import annotations
@@ -111,3 +112,60 @@ def test_the_nightly_loop_refuses_a_series_config_before_any_work(home, tmp_path
     line = one_line_error(proc.stderr)
     assert "data.kind: the nightly loop runs on prices only" in line
     assert not (home / "mlflow.db").exists()
+
+
+def steps_csv(path: Path, rows: int = 160) -> Path:
+    """A seeded series indexed by integer steps 100, 105, 110, …: a period-4 cycle, any sign."""
+    rng = np.random.default_rng(5)
+    t = np.arange(rows)
+    value = 6.0 * np.sin(2 * np.pi * t / 4) + 0.02 * t + rng.normal(0.0, 0.2, rows)
+    pd.DataFrame({"step": 100 + 5 * t, "level": value.round(4)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_a_series_of_integer_steps_runs_end_to_end_and_forecasts_the_next_steps(home, tmp_path):
+    home.mkdir(parents=True, exist_ok=True)
+    steps_csv(home / "steps.csv")
+    env = cli_env(home)
+    config = write_yaml(
+        tmp_path / "steps.yaml",
+        {
+            **wave_config(),
+            "experiment": "steps",
+            "data": {
+                "kind": "series",
+                "tickers": ["LEVEL"],
+                "source": "csv",
+                "csv_path": "steps.csv",
+                "series": {"date_column": "step", "frequency": "steps"},
+            },
+            "features": {"window": 8, "horizon": 2},
+            "training": {"epochs": 2, "batch_size": 16, "learning_rate": 0.01},
+            "backtest": {"n_origins": 6, "ma_window": 3},
+        },
+    )
+    out = tmp_path / "out"
+
+    proc = run_cli(["run", "--config", str(config), "--output", str(out)], env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((out / "summary.json").read_text())["tickers"]["LEVEL"]
+    assert info["test_span"][1] == "895"  # the last step, 100 + 5 * 159
+    predictions = pd.read_csv(out / info["predictions"])
+    assert predictions["date"].dtype == np.int64
+    assert set(np.diff(np.unique(predictions["date"]))) == {5}
+    assert (out / info["plot"]).stat().st_size > 10_000
+    bt = info["backtest"]
+    assert (out / bt["plot"]).stat().st_size > 10_000
+    backtest = pd.read_csv(out / "LEVEL" / "backtest.csv")
+    assert backtest["cutoff"].max() == 890 and backtest["date"].max() == 895
+    assert bt["best_model"] == "gru" and bt["champion_version"] == "1", bt["decision"]
+
+    forecast_dir = tmp_path / "predict"
+    proc = run_cli(
+        ["predict", "--ticker", "LEVEL", "--config", str(config), "--output", str(forecast_dir)],
+        env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert pd.read_csv(forecast_dir / "forecast.csv")["date"].tolist() == [900, 905]
+    assert "prices from csv up to 895" in proc.stdout

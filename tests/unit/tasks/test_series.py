@@ -223,6 +223,13 @@ def test_the_bundled_series_load():
     )  # fmt: skip
     values = pd.to_numeric(syn.frame["value"])
     assert (values < 0).mean() > 0.3 and series_frequency(syn.frame.index, "S") == "ME"
+    steps = load_series(
+        "STEPS", SeriesConfig(sample="steps_synthetic.csv", date_column="step",
+                              frequency="steps", columns={"STEPS": "value"}),
+        "sample", None,
+    )  # fmt: skip
+    assert series_frequency(steps.frame.index, "STEPS", "steps") == "steps:10"
+    assert steps.frame["value"].tolist() == syn.frame["value"].tolist()  # same values
 
 
 def test_plots_label_the_axis_with_the_series_name_and_unit():
@@ -245,3 +252,75 @@ def test_a_csv_saved_with_a_byte_order_mark_keeps_its_date_column(tmp_path):
     path.write_text("date,level\n2020-01-01,-1\n2020-01-02,0\n", encoding="utf-8-sig")
     frame = read_series_csv(path, "LEVEL", SeriesConfig())
     assert frame["level"].tolist() == ["-1", "0"]
+
+
+# --------------------------------------------------------------------------- integer steps
+
+
+def _steps_csv(path, body: str):
+    path.write_text("step,level\n" + body)
+    return read_series_csv(path, "LEVEL", SeriesConfig(date_column="step", frequency="steps"))
+
+
+def test_integer_steps_are_read_validated_and_forecast_at_the_next_steps(tmp_path):
+    frame = _steps_csv(tmp_path / "s.csv", "10,-1.5\n0,0.5\n5,2\n15,\n20,-3\n")
+    assert frame.index.tolist() == [10, 0, 5, 15, 20]
+    series = {"date_column": "step", "frequency": "steps", "columns": {}}
+    cfg = parse_config(_config(series=series, tickers=["LEVEL"], null_rows="ffill"))
+    checked, freq, label = validate_by_kind(frame, "LEVEL", cfg.data, cfg.features)
+    assert checked.frame.index.tolist() == [0, 5, 10, 15, 20]
+    assert checked.frame["value"].tolist() == [0.5, 2.0, -1.5, -1.5, -3.0]
+    assert checked.notes == [
+        "LEVEL: steps were not in order; sorted",
+        "LEVEL: filled 1 empty value(s) (step 15)",
+    ]
+    assert (freq, label) == ("steps:5", "LEVEL")
+    assert next_dates(20, 3, freq).tolist() == [25, 30, 35]
+    assert series_frequency(pd.Index(range(4)), "LEVEL", "steps") == "steps:1"
+    with pytest.raises(PriceDataError, match=r"step 10 → 20 breaks the interval 5 .*expected 15"):
+        series_frequency(pd.Index([0, 5, 10, 20]), "LEVEL", "steps")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("0,1\n1,x\n", "non-numeric value on step 1 column level \\('x'\\)"),
+        ("0,1\n1,2\n1,3\n", "duplicate step 1 with different values in column level"),
+        ("0,1\n2.5,2\n", "'2.5' on line 3 is not an integer step \\(data.series.frequency"),
+        ("0,1\nten,2\n", "'ten' on line 3 is not an integer step"),
+    ],
+)
+def test_bad_integer_steps_name_the_series_the_step_and_the_column(tmp_path, body, message):
+    with pytest.raises((PriceDataError, ValueError), match=message):
+        validate_series(_steps_csv(tmp_path / "s.csv", body), "LEVEL")
+
+
+def test_an_integer_step_column_read_as_dates_points_to_frequency_steps(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("step,level\n0,1\n1,2\n")
+    with pytest.raises(ValueError, match="for integer steps set data.series.frequency: steps"):
+        read_series_csv(path, "LEVEL", SeriesConfig(date_column="step"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"data": {"start": "2020-01-01"}}, "data.start and data.end are dates"),
+        ({"split": {"test_start": "2020-01-01"}}, "split.test_start is a date"),
+        ({"series": {"date_format": "%Y"}}, "data.series.date_format is for dates"),
+    ],
+)
+def test_date_settings_on_integer_steps_are_refused_naming_the_field(change, message):
+    config = _config(series={"frequency": "steps", **change.get("series", {})})
+    config["data"].update(change.get("data", {}))
+    config.update({k: v for k, v in change.items() if k == "split"})
+    with pytest.raises(ConfigError, match=message):
+        parse_config(config)
+
+
+def test_plots_of_integer_steps_have_a_step_axis():
+    actual = pd.Series([-1.0, 2.0, 0.5], index=pd.Index([10, 15, 20]))
+    fig = forecast_figure("t", actual.iloc[:0], actual, {"persistence": actual}, {}, "LEVEL")
+    assert fig.axes[0].get_xlabel() == "step"
+    dated = actual.set_axis(pd.date_range("2020-01-31", periods=3, freq="ME"))
+    assert forecast_figure("t", dated.iloc[:0], dated, {}, {}).axes[0].get_xlabel() == ""
