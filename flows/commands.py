@@ -44,7 +44,6 @@ def run_command(
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
     outputs.check_writable(out)
-    store.warm_up(uri)  # overlaps TensorFlow's import and the Prefect API's start
     import_tensorflow_quietly()
     from pricecast.flows import stopping
     from pricecast.flows.forecast import with_runner
@@ -55,6 +54,7 @@ def run_command(
     if not opts.debug:
         quiet_console()
     with stopping.on_ctrl_c(uri), live_output(config.data.tickers, opts.verbose):
+        store.warm_up(uri)  # opens the store beside the Prefect API's start, quietly
         state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
@@ -107,6 +107,7 @@ def predict_command(
     config = load_config(config_ref, overrides)
     import_tensorflow_quietly()
     from pricecast.flows.predict import HorizonError, NoChampionError, predict_ahead
+    from pricecast.tasks.validate import stamp
 
     try:
         outlook = predict_ahead(ticker, horizon, config.data, output.resolve() if output else None)
@@ -121,7 +122,7 @@ def predict_command(
         print(outlook.stale_warning(), file=sys.stderr)
     print(f"{'date':<12} {'forecast':>12}")
     for row in outlook.forecast.itertuples():
-        print(f"{row.date:%Y-%m-%d}   {row.forecast:>12.4f}")
+        print(f"{stamp(row.date):<12} {row.forecast:>12.4f}")
     print(f"written: {outlook.csv}\n         {outlook.png}")
     return 0
 

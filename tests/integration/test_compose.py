@@ -339,7 +339,8 @@ def test_deploy_and_dask_use_the_project_image(rendered):
     services = rendered["dask"]["services"]
     image = services["worker-cpu"]["image"]
     deploy = services["deploy"]
-    assert deploy["command"] == ["forecast", "deploy"]
+    # The compose stack trains on its gpu pool: the deployments dispatch there.
+    assert deploy["command"] == ["forecast", "deploy", "--dispatch", "deployment"]
     assert deploy["restart"] == "no"
     assert _env(deploy)["PREFECT_API_AUTH_STRING"] == DUMMY["PREFECT_AUTH_STRING"]
     assert services["dask-scheduler"]["command"] == ["dask", "scheduler"]
