@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -12,11 +12,18 @@ from pricecast.configs.base import Strict
 class IntervalsConfig(Strict):
     """Prediction intervals of every model and baseline in the walk-forward backtest.
 
-    Each level's band is split-conformal: the signed residuals of forecasts the model
-    made out of sample (its validation span, then its own matured backtest forecasts;
-    a baseline's past forecasts) give the quantiles around the point forecast.
+    By default each level's band is split-conformal: the signed residuals of forecasts
+    the model made out of sample (its validation span, then its own matured backtest
+    forecasts; a baseline's past forecasts) give the quantiles around the point forecast.
+    ``method`` can instead band the learned variants' walk-forward backtest by a
+    quantile head; baselines, the test span, the registered model and the nightly
+    ledger stay conformal, as the head is trained only inside the backtest.
 
     Attributes:
+        method: ``conformal``; ``quantile``: each learned variant's backtest bands are
+            the quantiles of a head of the same configuration trained with pinball loss
+            at each refit; ``cqr``: those quantiles conformalised on the head's past
+            misses (window and min_residuals as for conformal).
         levels: Nominal coverages of the central intervals, e.g. ``[0.8, 0.95]``.
         window: Latest calibration residuals kept per step ahead (a rolling window, so
             the bands follow volatility as it changes).
@@ -28,6 +35,15 @@ class IntervalsConfig(Strict):
             ``null``: plain residuals.
     """
 
+    method: Annotated[
+        Literal["conformal", "quantile", "cqr"],
+        Field(
+            title="Interval method",
+            description="Bands of the learned variants' backtest: conformal, quantile (a "
+            "pinball-trained quantile head) or cqr (its quantiles conformalised); baselines, "
+            "the test span, the registered model and the ledger are always conformal",
+        ),
+    ] = "conformal"
     levels: Annotated[
         list[Annotated[float, Field(gt=0, lt=1)]],
         Field(
@@ -85,3 +101,34 @@ class IntervalsConfig(Strict):
                 "residuals: no band could ever be built"
             )
         return self
+
+
+def check_interval_method(config: Any) -> None:
+    """Refuse an ``intervals.method`` the rest of the run configuration cannot run.
+
+    A quantile head is trained only inside the walk-forward backtest, on a target whose
+    per-step quantiles add up to quantiles of the price; the champion guard scores the
+    registered model's bands, which are conformal whatever the method.
+
+    Args:
+        config: The :class:`~pricecast.configs.schema.RunConfig` being validated.
+
+    Raises:
+        ValueError: Naming ``intervals.method`` and what it lacks.
+    """
+    intervals = config.intervals
+    if intervals is None or intervals.method == "conformal":
+        return
+    method = f"intervals.method '{intervals.method}'"
+    if config.backtest is None:
+        raise ValueError(f"{method} bands the walk-forward backtest: backtest must not be null")
+    if config.features.target_transform == "diff":
+        raise ValueError(
+            f"{method} needs features.target_transform log_return or level, not diff "
+            "(per-step quantiles of differences do not add up to quantiles of the price)"
+        )
+    if config.champion.metric == "interval_score":
+        raise ValueError(
+            f"{method} cannot back champion.metric 'interval_score': the guard scores the "
+            "registered model's bands, which are conformal"
+        )

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pricecast.configs.backtest import BacktestConfig, ChampionConfig
 from pricecast.configs.base import ExperimentName, Strict, repeated
 from pricecast.configs.data import DERIVED_INPUTS, PRICE_COLUMNS, DataConfig
-from pricecast.configs.intervals import IntervalsConfig
+from pricecast.configs.intervals import IntervalsConfig, check_interval_method
 from pricecast.configs.live import LiveConfig
 from pricecast.configs.model import (
     FeaturesConfig,
@@ -139,6 +139,7 @@ class RunConfig(Strict):
                 "champion.metric 'interval_score' ranks prediction intervals: "
                 "intervals must not be null"
             )
+        check_interval_method(self)
         return self
 
     def variant(self, name: str) -> VariantConfig:

@@ -27,6 +27,7 @@ from pricecast.flows import stopping
 from pricecast.flows.boot import train_run_name
 from pricecast.flows.home import forecast_home
 from pricecast.flows.results import TrainResult, VariantBacktest, VariantResult
+from pricecast.models.quantile import quantile_model_fns
 from pricecast.models.recurrent import cudnn_eligible, devices
 from pricecast.models.training import EpochLogger, StopWhenSet, seed_process
 from pricecast.models.variant import keras_model_fns, train_variant
@@ -35,6 +36,7 @@ from pricecast.tasks.backtest import walk_forward
 from pricecast.tasks.dataset import Dataset, build_dataset
 from pricecast.tasks.evaluation import forecast_split
 from pricecast.tasks.interval_scores import by_horizon
+from pricecast.tasks.quantile_backtest import head_banded_walk_forward
 from pricecast.tasks.validate import stamp
 
 
@@ -106,7 +108,11 @@ def backtest_variant_task(
     ticker: str,
     mixed_precision: bool,
 ) -> VariantBacktest:
-    """Walk-forward backtest of one variant; the rows also go to its run as ``backtest.csv``."""
+    """Walk-forward backtest of one variant; the rows also go to its run as ``backtest.csv``.
+
+    Its bands are conformal, or come from a quantile head of the same configuration
+    (``intervals.method``), trained at the same refits.
+    """
     backtest = config.backtest
     assert backtest is not None
     fns = keras_model_fns(
@@ -119,15 +125,30 @@ def backtest_variant_task(
         mixed_precision=mixed_precision,
     )
     t0 = time.perf_counter()
-    frame = walk_forward(
-        data.frame,
-        [fns],
-        features=config.features,
-        backtest=backtest,
-        target=config.data.target,
-        include_baselines=False,
-        intervals=config.intervals,
-    )
+    intervals = config.intervals
+    if intervals is not None and intervals.method != "conformal":
+        head = quantile_model_fns(
+            variant,
+            config.training,
+            config.features.window,
+            len(data.features),
+            config.features.horizon,
+            intervals.levels,
+            refit_epochs=backtest.refit_epochs,
+        )
+        frame = head_banded_walk_forward(
+            data.frame, fns, head, intervals, config.features, backtest, config.data.target
+        )
+    else:
+        frame = walk_forward(
+            data.frame,
+            [fns],
+            features=config.features,
+            backtest=backtest,
+            target=config.data.target,
+            include_baselines=False,
+            intervals=intervals,
+        )
     seconds = time.perf_counter() - t0
     runs.log_backtest(tracker, trained.run_id, frame, seconds, by_horizon(frame))
     get_run_logger().info(

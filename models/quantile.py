@@ -43,11 +43,14 @@ def quantile_model_fns(
     n_features: int,
     horizon: int,
     levels: Sequence[float],
+    *,
+    refit_epochs: int | None = None,
 ) -> ModelFns:
     """The variant with a ``horizon x Q`` quantile head, as fit/predict on scaled windows.
 
     ``predict`` returns ``(n, horizon * Q)`` scaled quantiles (see :func:`pinball_loss`);
-    the model is named ``<variant>_quantile``.
+    the model is named ``<variant>_quantile``. A refit continues training the same model
+    for ``refit_epochs`` epochs (default ``training.epochs``), as the variant's does.
     """
     taus = quantile_taus(levels)
 
@@ -66,13 +69,14 @@ def quantile_model_fns(
             kernel, bias = head.get_weights()
             start = np.quantile(np.asarray(y_tr, dtype="float64"), taus, axis=0).T.ravel()
             head.set_weights([kernel * 0.1, start.astype(bias.dtype)])
+        epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
         fit(
             model,
             x_tr,
             y_tr,
             x_val,
             y_val,
-            epochs=training.epochs,
+            epochs=epochs,
             batch_size=training.batch_size,
             patience=training.patience,
             reduce_lr_patience=training.reduce_lr_patience,

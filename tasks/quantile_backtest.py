@@ -16,7 +16,7 @@ import pandas as pd
 
 from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig
-from pricecast.tasks.backtest import _long_frame, origin_rows, refit_segments
+from pricecast.tasks.backtest import _long_frame, origin_rows, refit_segments, walk_forward
 from pricecast.tasks.features import prices_from_targets
 from pricecast.tasks.forecasters import (
     ModelFns,
@@ -27,7 +27,7 @@ from pricecast.tasks.forecasters import (
     training_set,
 )
 from pricecast.tasks.interval_backtest import relative_space
-from pricecast.tasks.intervals import Calibration, level_name, shifted
+from pricecast.tasks.intervals import Calibration, bound_columns, level_name, shifted
 from pricecast.tasks.scaling import SeriesScaler
 
 
@@ -168,3 +168,57 @@ def _scores(
     above = Calibration.of_forecasts(rows, upper, prices, relative, trained_until, not_before)
     score = np.maximum(-below.residual, above.residual)
     return Calibration(below.origin, score, below.ready, below.trained_until)
+
+
+def head_banded_walk_forward(
+    prices: pd.DataFrame,
+    fns: ModelFns,
+    head: ModelFns,
+    intervals: IntervalsConfig,
+    features: FeaturesConfig,
+    backtest: BacktestConfig,
+    target: str = "adj_close",
+) -> pd.DataFrame:
+    """Backtest a learned model whose bands come from a quantile head (``intervals.method``).
+
+    The model's own point forecasts (the plain walk-forward) keep every point metric as
+    it is; the head, fitted on the same rows before each origin and refitted at the same
+    origins, gives the ``lower_<L>, upper_<L>`` columns: its quantiles (``quantile``) or
+    those conformalised on its past misses (``cqr``).
+
+    Args:
+        prices: Validated price frame indexed by trading date.
+        fns: The learned model (point forecasts).
+        head: The quantile head of the same variant (see ``models/quantile.py``).
+        intervals: Levels, ``method`` and, for ``cqr``, its window and fewest residuals.
+        features: Window, horizon, inputs, target transform and scaler.
+        backtest: Origins, training window and refits.
+        target: Target price column.
+
+    Returns:
+        The rows of ``tasks.backtest.walk_forward`` for ``fns`` alone, with the bands.
+
+    Raises:
+        ValueError: For the ``conformal`` method, or a ``diff`` target.
+    """
+    if intervals.method == "conformal":
+        raise ValueError("intervals.method 'conformal' bands by residuals, not a quantile head")
+    point = walk_forward(
+        prices,
+        [fns],
+        features=features,
+        backtest=backtest,
+        target=target,
+        include_baselines=False,
+    )
+    cqr = intervals if intervals.method == "cqr" else None
+    heads = quantile_walk_forward(
+        prices, head, intervals.levels, features, backtest, target, conformal=cqr
+    )
+    name = f"{head.name}_cqr" if cqr is not None else head.name
+    rows = heads[heads["model"] == name].reset_index(drop=True)
+    keys = ["cutoff", "h"]
+    if not point[keys].reset_index(drop=True).equals(rows[keys]):
+        raise ValueError(f"{fns.name}: its quantile head was backtested on other origins")
+    columns = bound_columns(intervals.levels)
+    return point.assign(**{c: rows[c].to_numpy() for c in columns})

@@ -164,3 +164,17 @@ def test_parse_config_minimal_mapping_gets_defaults():
     assert cfg.data.tickers == ["MSFT"]
     assert cfg.features.window == 40
     assert cfg.training.seed == 42
+
+
+def test_interval_method_is_refused_where_it_cannot_run():
+    assert load_config("seed_fb").intervals.method == "conformal"
+    for method in ("quantile", "cqr"):
+        assert load_config("seed_fb", {"intervals.method": method}).intervals.method == method
+    assert "intervals.method: " in _error({"intervals.method": "bootstrap"})
+    no_backtest = _error({"intervals.method": "quantile", "backtest": None})
+    assert "intervals.method 'quantile' bands the walk-forward backtest" in no_backtest
+    diff = _error({"intervals.method": "cqr", "features.target_transform": "diff"})
+    assert "intervals.method 'cqr' needs features.target_transform" in diff
+    guard = _error({"intervals.method": "quantile", "champion.metric": "interval_score"})
+    assert "champion.metric 'interval_score'" in guard
+    assert load_config("seed_fb", {"intervals.method": "conformal", "backtest": None})

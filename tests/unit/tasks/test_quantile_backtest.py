@@ -8,8 +8,12 @@ import pytest
 
 from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig
-from pricecast.tasks.backtest import ModelFns
-from pricecast.tasks.quantile_backtest import quantile_taus, quantile_walk_forward
+from pricecast.tasks.backtest import ModelFns, summarize, walk_forward
+from pricecast.tasks.quantile_backtest import (
+    head_banded_walk_forward,
+    quantile_taus,
+    quantile_walk_forward,
+)
 
 PRICE_COLUMNS = ["open", "high", "low", "close", "adj_close"]
 
@@ -108,3 +112,53 @@ def test_conformalised_bands_repair_a_miscalibrated_head_without_look_ahead():
     clean_rows = frame[frame["cutoff"] == cut][cols].reset_index(drop=True)
     dirty_rows = run(dirty).query("cutoff == @cut")[cols].reset_index(drop=True)
     pd.testing.assert_frame_equal(dirty_rows, clean_rows)
+
+
+def test_a_variant_banded_by_its_quantile_head_keeps_its_own_point_forecasts():
+    rng = np.random.default_rng(5)
+    p = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
+    idx = pd.bdate_range("2019-01-01", periods=400)
+    prices = pd.DataFrame({c: p for c in PRICE_COLUMNS}, index=idx).assign(volume=1.0)
+    point = ModelFns(
+        "v", lambda x, y, xv, yv, warm: y.mean(axis=0), lambda s, x: np.tile(s, (len(x), 1))
+    )
+    features = FeaturesConfig(window=5, horizon=2, scaler="standard")
+    backtest = BacktestConfig(n_origins=60, refit_every=30)
+
+    def banded(method: str) -> pd.DataFrame:
+        head = EmpiricalQuantiles(quantile_taus([0.8, 0.95]))
+        intervals = IntervalsConfig(method=method, window=40, min_residuals=10)
+        fns = ModelFns("v_quantile", head.fit, head.predict)
+        return head_banded_walk_forward(prices, point, fns, intervals, features, backtest)
+
+    conformal = walk_forward(
+        prices,
+        [point],
+        features=features,
+        backtest=backtest,
+        include_baselines=False,
+        intervals=IntervalsConfig(),
+    )
+    head = EmpiricalQuantiles(quantile_taus([0.8, 0.95]))
+    own = quantile_walk_forward(
+        prices,
+        ModelFns("v_quantile", head.fit, head.predict),
+        [0.8, 0.95],
+        features,
+        backtest,
+        conformal=IntervalsConfig(window=40, min_residuals=10),
+    )
+    bands = ["lower_80", "upper_80", "lower_95", "upper_95"]
+    for method, name in (("quantile", "v_quantile"), ("cqr", "v_quantile_cqr")):
+        frame = banded(method)
+        assert list(frame.columns) == list(conformal.columns)
+        keys = ["model", "cutoff", "h", "actual", "predicted", "anchor"]
+        pd.testing.assert_frame_equal(frame[keys], conformal[keys])
+        expected = own[own["model"] == name][bands].reset_index(drop=True)
+        pd.testing.assert_frame_equal(frame[bands], expected)
+        assert not np.allclose(frame[bands], conformal[bands], equal_nan=True)
+        assert (frame["lower_80"] < frame["upper_80"]).all()
+        summary = summarize(frame, 1.0)["v"]
+        assert len(summary["coverage_80"]) == 2 and 0 < summary["coverage_80"][0] <= 1
+    with pytest.raises(ValueError, match="not a quantile head"):
+        banded("conformal")
