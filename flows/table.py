@@ -127,7 +127,17 @@ def print_comparison(summary: RunSummary, console: Console) -> None:
             style="bold green" if row["best"] else None,
         )
     # Not a terminal: as wide as the table needs, so no header is wrapped or cut.
-    width = None if console.is_terminal else max(console.width, console.measure(table).maximum)
-    console.print(table, width=width)
+    if console.is_terminal:
+        console.print(table)
+    else:
+        from rich.measure import Measurement
+
+        wide = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        narrow = console.width
+        console.width = max(narrow, wide)
+        try:
+            console.print(table)
+        finally:
+            console.width = narrow
     for line in notes(summary):
         console.print(line, markup=False, highlight=False)

@@ -133,13 +133,18 @@ def warm_up(uri: str) -> threading.Thread | None:
     """
     if not uri.startswith("sqlite:///"):
         return None
+    # Imported here, on the calling thread: two threads importing SQLAlchemy's ORM at once
+    # (this one and the Prefect client's) can meet a partially initialised module.
+    import alembic.command  # noqa: F401
+    import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import sqlalchemy.orm  # noqa: F401
+    from mlflow.tracking.context.registry import resolve_tags
 
     def work() -> None:
         try:
             with _first_use_lock(uri):
                 MlflowClient(tracking_uri=uri)  # creates a new store's tables
-            from mlflow.tracking.context.registry import resolve_tags
-
             resolve_tags()
         except Exception as err:  # noqa: BLE001 - open_experiment reports it, in one line
             log.debug("warming up %s failed: %s", redact(uri), err)
