@@ -27,7 +27,12 @@ from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
 from pricecast.tasks.champion import ChampionDecision, decide, fingerprint
 from pricecast.tasks.comparison import SKILL, comparison_table, pooled_scores, with_skill
 from pricecast.tasks.evaluation import Evaluation
-from pricecast.tasks.interval_scores import common_rows, interval_metrics, levels_of
+from pricecast.tasks.interval_scores import (
+    common_rows,
+    interval_columns,
+    interval_metrics,
+    levels_of,
+)
 from pricecast.tasks.intervals import bound_columns
 from pricecast.tasks.metrics import METRICS, evaluate
 from pricecast.tasks.plot_layers import ahead, date_span
@@ -268,7 +273,7 @@ def report_backtest(
     reporting.log_comparison(
         tracker,
         parent_id,
-        comparison_table(evaluation.scores, pooled),
+        comparison_table(evaluation.scores, pooled, interval_columns(backtest.summary)),
         {
             v.run_id: {f"backtest_{SKILL}": skill[name][SKILL]}
             for name, v in trained.variants.items()

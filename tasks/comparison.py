@@ -67,6 +67,7 @@ def pooled_scores(frame: pd.DataFrame, scale: float) -> dict[str, dict[str, floa
 def comparison_table(
     test: Mapping[str, Mapping[str, float]],
     backtest: Mapping[str, Mapping[str, float]] | None = None,
+    bands: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
     """One row per model and baseline; test and backtest metrics and skill side by side.
 
@@ -74,6 +75,8 @@ def comparison_table(
         test: Test-span metrics per model (learned variants and persistence).
         backtest: Backtest metrics per model (variants and every baseline), e.g. from
             :func:`pooled_scores`; ``None`` when the backtest is off.
+        bands: The backtest's interval scores per model (``coverage_80``,
+            ``interval_score``, ...), added as ``backtest_<score>`` columns.
 
     Returns:
         Columns ``model``, ``test_<metric>``, ``test_skill_vs_persistence`` and, with a
@@ -97,4 +100,10 @@ def comparison_table(
         }
         for name in names
     ]
-    return pd.DataFrame(rows, columns=["model", *columns])
+    table = pd.DataFrame(rows, columns=["model", *columns])
+    scores = list(dict.fromkeys(k for m in (bands or {}).values() for k in m))
+    for score in scores:
+        table[f"backtest_{score}"] = [
+            float((bands or {}).get(name, {}).get(score, np.nan)) for name in names
+        ]
+    return table

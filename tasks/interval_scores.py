@@ -9,7 +9,7 @@ be near its level.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -120,4 +120,25 @@ def by_horizon(frame: pd.DataFrame) -> dict[str, list[float]]:
     for h in sorted(frame["h"].unique()):
         for metric, value in interval_metrics(rows[rows["h"] == h], levels).items():
             out.setdefault(metric, []).append(value)
+    return out
+
+
+def interval_columns(
+    summary: Mapping[str, Mapping[str, list[float]]],
+) -> dict[str, dict[str, float]]:
+    """Each model's interval scores of a backtest summary, averaged over the steps ahead.
+
+    Every step ahead has the same origins, so the mean of the per-step values is the
+    score over all rows. Point metrics are left out: they are pooled elsewhere.
+
+    Args:
+        summary: ``{model: {metric: [h=1, ...]}}`` as :func:`tasks.backtest.summarize`.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for model, by_metric in summary.items():
+        out[model] = {
+            name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+            for name, values in by_metric.items()
+            if name.startswith(INTERVAL_METRICS) or name == "pinball"
+        }
     return out

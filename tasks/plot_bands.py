@@ -22,6 +22,19 @@ from pricecast.tasks.interval_scores import levels_of
 from pricecast.tasks.intervals import level_name
 
 
+def _refresh_legend(ax: Any, size: float | None) -> None:
+    """Redraw the legend with the bands in it, where the figure had put it.
+
+    A legend anchored right of the chart (``bbox_to_anchor`` past the axes) stays there,
+    where it hides no line or band; otherwise matplotlib picks the emptiest corner.
+    """
+    old = ax.get_legend()
+    if old is not None and old.get_bbox_to_anchor().x0 > ax.bbox.x1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=size)
+    else:
+        ax.legend(loc="best", fontsize=size)
+
+
 def draw_fan(ax: Any, bounds: pd.DataFrame, color: Any, label: str, light: bool = False) -> None:
     """Shade one model's bands on ``ax``.
 
@@ -48,7 +61,9 @@ def draw_fan(ax: Any, bounds: pd.DataFrame, color: Any, label: str, light: bool 
             label=f"{label} {name} %",
         )
         if light:
-            ax.fill_between(bounds.index, lo, up, facecolor="none", edgecolor=color, ls="--")
+            ax.fill_between(
+                bounds.index, lo, up, facecolor="none", edgecolor=color, ls="--", lw=0.6, alpha=0.45
+            )
 
 
 def _line_color(ax: Any, name: str) -> Any:
@@ -77,7 +92,7 @@ def backtest_bands(ax: Any, part: pd.DataFrame, legend_size: float | None = 9) -
     for name in shown:
         bounds = part[part["model"] == name].set_index("date")[cols]
         draw_fan(ax, bounds, _line_color(ax, name), name, light=name == "persistence")
-    ax.legend(loc="best", fontsize=legend_size)
+    _refresh_legend(ax, legend_size)
 
 
 def outlook_bands(ax: Any, history: pd.Series, forecast: pd.DataFrame) -> None:
@@ -96,7 +111,7 @@ def outlook_bands(ax: Any, history: pd.Series, forecast: pd.DataFrame) -> None:
         np.full((1, len(cols)), float(history.iloc[-1])), index=history.index[-1:], columns=cols
     )
     draw_fan(ax, pd.concat([start, bounds[cols]]), "tab:blue", "interval")
-    ax.legend(loc="best")
+    _refresh_legend(ax, None)
 
 
 def live_bands(ax: Any, forecasts: pd.DataFrame) -> None:
@@ -117,7 +132,7 @@ def live_bands(ax: Any, forecasts: pd.DataFrame) -> None:
         if len(bounds):
             light = name == "persistence"
             draw_fan(ax, bounds, _line_color(ax, str(name)), str(name), light=light)
-    ax.legend(loc="best", fontsize=8)
+    _refresh_legend(ax, 8)
 
 
 def evaluation_bands(
@@ -149,4 +164,4 @@ def evaluation_bands(
         bounds = pd.DataFrame({c: v[:, 0] for c, v in cols.items()}, index=dates).dropna()
         if len(bounds):
             draw_fan(ax, bounds, _line_color(ax, name), name, light=name == "persistence")
-    ax.legend(loc="best", fontsize=9)
+    _refresh_legend(ax, 9)

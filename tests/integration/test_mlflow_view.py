@@ -119,7 +119,17 @@ def test_comparison_table_ranks_every_model_with_skill_recomputed(flow_run):
     table = pd.DataFrame(raw["data"], columns=raw["columns"]).set_index("model")
     assert list(table.index) == ["rnn", "gru", "persistence", "drift", "moving_average"]
     names = [*METRICS, "skill_vs_persistence"]
-    assert list(table.columns) == [f"{p}_{m}" for p in ("test", "backtest") for m in names]
+    point = [f"{p}_{m}" for p in ("test", "backtest") for m in names]
+    assert list(table.columns[: len(point)]) == point
+    # Then the backtest's interval scores, as logged on the parent run for each model.
+    bands = list(table.columns[len(point) :])
+    assert {"backtest_coverage_80", "backtest_coverage_95", "backtest_interval_score"} <= set(bands)
+    logged = parent.data.metrics
+    for name in table.index:
+        for column in bands:
+            value = table.loc[name, column]
+            key = f"{column}_{name}"
+            assert (math.isnan(value) and key not in logged) or value == pytest.approx(logged[key])
 
     # Test span: from each child's own metrics; persistence is 0 by definition.
     for name, child in children.items():

@@ -14,6 +14,7 @@ from pricecast.tasks.comparison import (
     skill_vs_persistence,
     with_skill,
 )
+from pricecast.tasks.interval_scores import interval_columns
 from pricecast.tasks.metrics import METRICS
 
 
@@ -65,3 +66,24 @@ def test_pooled_scores_cover_every_row_of_a_model():
     assert list(pooled) == ["a", "b"]
     assert pooled["a"]["mae"] == pytest.approx(0.5) and pooled["a"]["mase"] == pytest.approx(0.25)
     assert pooled["b"]["rmse"] == pytest.approx(math.sqrt(2.0))
+
+
+def test_interval_scores_join_the_table_as_backtest_columns():
+    summary = {
+        "gru": {"mase": [0.9, 1.0], "coverage_80": [0.8, 0.7], "interval_score": [2.0, 4.0]},
+        "persistence": {
+            "mase": [1.0, 1.0],
+            "coverage_80": [0.9, np.nan],
+            "interval_score": [3.0, 3.0],
+        },
+    }
+    bands = interval_columns(summary)
+    assert bands == {
+        "gru": {"coverage_80": pytest.approx(0.75), "interval_score": pytest.approx(3.0)},
+        "persistence": {"coverage_80": pytest.approx(0.9), "interval_score": pytest.approx(3.0)},
+    }
+    test = {"gru": {m: 1.0 for m in METRICS}, "persistence": {m: 1.0 for m in METRICS}}
+    table = comparison_table(test, None, bands).set_index("model")
+    assert table.loc["gru", "backtest_coverage_80"] == pytest.approx(0.75)
+    assert table.loc["persistence", "backtest_interval_score"] == pytest.approx(3.0)
+    assert "backtest_mase" not in table.columns  # point metrics come from the pooled rows
