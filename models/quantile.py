@@ -14,8 +14,7 @@ import keras
 import numpy as np
 
 from pricecast.configs.schema import TrainingConfig, VariantConfig
-from pricecast.models.training import fit
-from pricecast.models.variant import build_variant_model
+from pricecast.models.variant import build_variant_model, refit
 from pricecast.tasks.forecasters import ModelFns
 from pricecast.tasks.quantile_backtest import quantile_taus
 
@@ -69,19 +68,7 @@ def quantile_model_fns(
             kernel, bias = head.get_weights()
             start = np.quantile(np.asarray(y_tr, dtype="float64"), taus, axis=0).T.ravel()
             head.set_weights([kernel * 0.1, start.astype(bias.dtype)])
-        epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
-        fit(
-            model,
-            x_tr,
-            y_tr,
-            x_val,
-            y_val,
-            epochs=epochs,
-            batch_size=training.batch_size,
-            patience=training.patience,
-            reduce_lr_patience=training.reduce_lr_patience,
-            seed=training.seed,
-        )
+        refit(model, training, (x_tr, y_tr, x_val, y_val), warm, refit_epochs)
         return model
 
     def predict_fn(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -72,6 +72,32 @@ def build_variant_model(
     )
 
 
+def refit(
+    model: keras.Model,
+    training: TrainingConfig,
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    warm: Any,
+    refit_epochs: int | None,
+    verbose: int = 0,
+) -> None:
+    """Fit ``model`` on ``(x_train, y_train, x_val, y_val)`` with the run's training rules.
+
+    A first fit (``warm`` is ``None``) runs ``training.epochs``; a warm-started refit of
+    the walk-forward runs ``refit_epochs`` when set.
+    """
+    epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
+    fit(
+        model,
+        *arrays,
+        epochs=epochs,
+        batch_size=training.batch_size,
+        patience=training.patience,
+        reduce_lr_patience=training.reduce_lr_patience,
+        seed=training.seed,
+        verbose=verbose,
+    )
+
+
 def keras_model_fns(
     variant: VariantConfig,
     training: TrainingConfig,
@@ -112,20 +138,7 @@ def keras_model_fns(
             model = build_variant_model(
                 variant, training, window, n_features, outputs, mixed_precision
             )
-        epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
-        fit(
-            model,
-            x_train,
-            y_train,
-            x_val,
-            y_val,
-            epochs=epochs,
-            batch_size=training.batch_size,
-            patience=training.patience,
-            reduce_lr_patience=training.reduce_lr_patience,
-            seed=training.seed,
-            verbose=verbose,
-        )
+        refit(model, training, (x_train, y_train, x_val, y_val), warm, refit_epochs, verbose)
         return model
 
     def predict_fn(model: keras.Model, x: np.ndarray) -> np.ndarray:
