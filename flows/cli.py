@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from pricecast.configs.choices import Dispatch, RunnerKind, Source
 from pricecast.flows import cli_text as text
 from pricecast.flows.console import CliError, one_line, redact
+from pricecast.flows.server import app as server_app
 
 GLOBAL_FLAGS = ("--debug", "-v", "--verbose", "--version")
 """Flags that belong to the whole command, wherever they are written."""
@@ -257,6 +258,9 @@ def deploy(
     from pricecast.flows.commands import deploy_command
 
     return deploy_command(config, on_demand_config, cron, timezone, dispatch)
+
+
+app.add_typer(server_app, name="server")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pricecast.flows.console import CliError, import_tensorflow_quietly, one_line, quiet_console
 from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir, writable_home
+from pricecast.flows.server import choose_api, start_temporary_api
 
 if TYPE_CHECKING:
     from pricecast.flows.cli import Options
@@ -31,6 +32,7 @@ def run_command(
 ) -> int:
     """``forecast run``: the flow on a config, then its table and where to look."""
     home = writable_home()
+    api = choose_api(home)
     from pricecast.configs.loader import load_config
 
     config = load_config(config_ref, overrides)
@@ -44,6 +46,7 @@ def run_command(
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
     outputs.check_writable(out)
+    api_start = start_temporary_api(opts.verbose)
     import_tensorflow_quietly()
     from pricecast.flows import stopping
     from pricecast.flows.forecast import with_runner
@@ -55,6 +58,8 @@ def run_command(
         quiet_console()
     with stopping.on_ctrl_c(uri), live_output(config.data.tickers, opts.verbose):
         store.warm_up(uri)  # opens the store beside the Prefect API's start, quietly
+        if api_start is not None:
+            api_start.join()
         state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
@@ -80,7 +85,7 @@ def run_command(
     else:
         print(f"browse:         {uri}")
     if summary.flow_run_id:
-        print(f"Prefect:        flow run {summary.flow_run_id} ({state.name})")
+        print(f"Prefect:        flow run {summary.flow_run_id} ({state.name}) on {api}")
     return _exit_code(state, opts.debug)
 
 
@@ -138,20 +143,25 @@ def replay_command(
 ) -> int:
     """``forecast nightly`` (one night, ``end`` or the latest) and ``forecast replay``."""
     home = writable_home()
+    api = choose_api(home)
     from pricecast.configs.loader import load_config, require_prices
 
     config = require_prices(load_config(config_ref, overrides), "the nightly loop")
-    import_tensorflow_quietly()
-    from pricecast.flows import stopping
-    from pricecast.flows.nightly import nightly
-    from pricecast.flows.progress import live_output
     from pricecast.stores.tracking import store
 
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
+    api_start = start_temporary_api(opts.verbose)
+    import_tensorflow_quietly()
+    from pricecast.flows import stopping
+    from pricecast.flows.nightly import nightly
+    from pricecast.flows.progress import live_output
+
     if not opts.debug:
         quiet_console()
     with stopping.on_ctrl_c(uri), live_output(config.data.tickers, opts.verbose):
+        if api_start is not None:
+            api_start.join()
         state = cast(Any, nightly)(
             config=config,
             as_of=end,
@@ -170,6 +180,7 @@ def replay_command(
             f"{n['as_of']:<11} {n['ticker']:<8} {model:<12} {n['rows_written']:>4}  {n['reason']}"
         )
     print(f"\n{len(nights)} ticker-night(s) closed; outputs: {summary['output_dir']}")
+    print(f"Prefect API: {api}")
     return _exit_code(state, opts.debug)
 
 

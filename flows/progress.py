@@ -103,6 +103,13 @@ class _Bars(logging.Handler):
                 self.progress.update(self.tickers, completed=len(self.done))
 
 
+def hide_server_banner() -> None:
+    """Keep the temporary Prefect API's start and stop lines off the console."""
+    for handler in _console_handlers():
+        if not any(isinstance(f, ServerBanner) for f in handler.filters):
+            handler.addFilter(ServerBanner())
+
+
 def _console_handlers() -> list[logging.Handler]:
     from prefect.logging.handlers import PrefectConsoleHandler
 
@@ -137,9 +144,7 @@ def live_output(tickers: list[str], verbose: bool = False) -> Iterator[None]:
     finally:
         for handler in consoles:
             handler.removeFilter(plain)
-            if not any(isinstance(f, ServerBanner) for f in handler.filters):
-                # The temporary API stops when the process exits, after this block.
-                handler.addFilter(ServerBanner())
+        hide_server_banner()  # the temporary API stops when the process exits, after this
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
 
