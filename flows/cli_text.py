@@ -10,7 +10,10 @@ _MLFLOW = (
     "(default: a sqlite file in FORECAST_HOME)"
 )
 _UI = "[bold]MLFLOW_UI_URL[/bold]: MLflow UI the Prefect artifact links to"
-_PREFECT = "[bold]PREFECT_API_URL[/bold]: a Prefect server (unset: a temporary one for the command)"
+_PREFECT = (
+    "[bold]PREFECT_API_URL[/bold]: a Prefect server (unset: the one `forecast server start` "
+    "left running, else a temporary one for the command)"
+)
 _LEDGER = (
     "[bold]FORECAST_DB_URL[/bold]: the forecast ledger (default: a sqlite file in FORECAST_HOME)"
 )

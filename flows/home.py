@@ -6,6 +6,7 @@ Layout (created on first use, never at import)::
       cache/prices/            parquet cache, one file per ticker
       mlflow.db  mlartifacts/  default MLflow store (sqlite) and its artifacts
       prefect/                 PREFECT_HOME of the embedded (ephemeral) Prefect API
+      prefect-server/          PREFECT_HOME of ``forecast server``: database, log, server.json
       outputs/<experiment>/<run>/   summary.json, plots, predictions
 """
 

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +47,8 @@ def state_file(home: Path) -> Path:
 
 def healthy(url: str, timeout: float = 2.0) -> bool:
     """Whether a Prefect API answers ``GET {url}/health``."""
+    import urllib.request  # not for ``forecast --help``: it loads http, email and ssl
+
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:  # noqa: S310
             return resp.status == 200

@@ -18,7 +18,8 @@ PROBE = (
     "import sys\n"
     "from pricecast.flows.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "print('heavy:', sorted({'tensorflow', 'keras'} & {m.split('.')[0] for m in sys.modules}))\n"
+    "loaded = {m.split('.')[0] for m in sys.modules}\n"
+    "print('heavy:', sorted({'tensorflow', 'keras', 'mlflow', 'prefect'} & loaded))\n"
 )
 
 
@@ -29,7 +30,7 @@ def _free_port() -> int:
 
 
 def _probe(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """``forecast ARGS`` in-process, printing which of TensorFlow and Keras got imported."""
+    """``forecast ARGS`` in one process, then which heavy libraries it loaded."""
     return subprocess.run(
         [sys.executable, "-c", PROBE, *args], env=env, cwd=ROOT, capture_output=True, text=True
     )
