@@ -1,6 +1,6 @@
 """Time the fixed cost of a ``forecast`` command; print each figure's median over N runs.
 
-    .venv/bin/python bench/bench_startup.py [--repeats 3] [--src DIR] [--skip-imports]
+    .venv/bin/python bench/bench_startup.py [--repeats 3] [--src DIR ...] [--skip-imports]
 
 Figures, each in fresh processes:
 
@@ -17,7 +17,11 @@ Figures, each in fresh processes:
    server``, on a warm home with that server running.
 
 ``--src DIR`` times another checkout (its sources first on ``PYTHONPATH``), e.g. the
-commit before a change exported with ``git archive``, so before and after share a machine.
+commit before a change exported with ``git archive``; given twice, the runs of the two
+checkouts alternate, so that before and after meet the same load on a shared machine::
+
+    git archive BEFORE | tar -x -C /tmp/before
+    .venv/bin/python bench/bench_startup.py --src /tmp/before --src .
 """
 
 from __future__ import annotations
@@ -71,9 +75,9 @@ def _wall(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - t0, proc.stderr
 
 
-def imports(src: Path, repeats: int) -> None:
+def imports(srcs: list[Path], repeats: int) -> None:
     print("imports (wall of a fresh interpreter; -X importtime's cumulative figure)")
-    env = _env(src)
+    env = _env(srcs[0])
     for module in MODULES:
         walls, own = [], []
         for _ in range(repeats):
@@ -83,8 +87,9 @@ def imports(src: Path, repeats: int) -> None:
             own.append(int(hit.group(1)) / 1e6 if hit else float("nan"))
         print(f"  import {module:<11} wall {_median(walls)}; importtime {_median(own)}")
     forecast = [str(Path(sys.executable).with_name("forecast")), "--help"]
-    walls = [_wall(forecast, env)[0] for _ in range(repeats)]
-    print(f"  forecast --help      wall {_median(walls)}")
+    for src in srcs:
+        walls = [_wall(forecast, _env(src))[0] for _ in range(repeats)]
+        print(f"  forecast --help ({src.name}) wall {_median(walls)}")
 
 
 def _free_port() -> int:
@@ -170,49 +175,52 @@ def _run(src: Path, home: Path, config: Path) -> tuple[float, float]:
     return _first_task(db, start), wall
 
 
-def first_task(src: Path, repeats: int) -> None:
+def first_task(srcs: list[Path], repeats: int) -> None:
     print("command start → first task run (tiny config; whole command's wall after ';')")
     forecast = str(Path(sys.executable).with_name("forecast"))
-    has_server = (src / "flows" / "server.py").is_file()
-    rows: dict[str, list[tuple[float, float]]] = {"fresh home": [], "warm home": []}
-    if has_server:
-        rows["warm home, forecast server"] = []
+    rows: dict[tuple[Path, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "tiny.yaml"
         config.write_text(TINY)
         for i in range(repeats):
-            home = Path(tmp) / f"home{i}"
-            rows["fresh home"].append(_run(src, home, config))
-            rows["warm home"].append(_run(src, home, config))
-            if has_server:
-                env = _env(src, FORECAST_HOME=str(home))
-                port = str(_free_port())
-                subprocess.run([forecast, "server", "start", "--port", port], env=env, check=True)
-                try:
-                    _run(src, home, config)  # the server's first run (its database is new)
-                    rows["warm home, forecast server"].append(_run(src, home, config))
-                finally:
-                    subprocess.run([forecast, "server", "stop"], env=env, check=True)
-            shutil.rmtree(home, ignore_errors=True)
-    for label, values in rows.items():
+            for src in srcs:  # alternated, so that every checkout meets the same load
+                home = Path(tmp) / f"home{i}"
+                rows.setdefault((src, "fresh home"), []).append(_run(src, home, config))
+                rows.setdefault((src, "warm home"), []).append(_run(src, home, config))
+                if (src / "flows" / "server.py").is_file():
+                    env = _env(src, FORECAST_HOME=str(home))
+                    port = str(_free_port())
+                    start = [forecast, "server", "start", "--port", port]
+                    subprocess.run(start, env=env, check=True, capture_output=True)
+                    try:
+                        _run(src, home, config)  # the server's first run (its database is new)
+                        label = "warm home, forecast server"
+                        rows.setdefault((src, label), []).append(_run(src, home, config))
+                    finally:
+                        stop = [forecast, "server", "stop"]
+                        subprocess.run(stop, env=env, check=True, capture_output=True)
+                shutil.rmtree(home, ignore_errors=True)
+    for (src, label), values in rows.items():
         firsts, walls = [v[0] for v in values], [v[1] for v in values]
-        print(f"  {label:<27} {_median(firsts)}; wall {_median(walls)}")
+        print(f"  {src.name:<10} {label:<27} {_median(firsts)}; wall {_median(walls)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--src", type=Path, default=ROOT, help="checkout to time")
+    parser.add_argument(
+        "--src", type=Path, action="append", help="checkout to time (repeat to alternate)"
+    )
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument("--skip-prefect", action="store_true")
     args = parser.parse_args()
-    src = args.src.resolve()
-    print(f"sources: {src}; {args.repeats} runs each, median (min–max)")
+    srcs = [p.resolve() for p in args.src or [ROOT]]
+    print(f"sources: {', '.join(map(str, srcs))}; {args.repeats} runs each, median (min–max)")
     if not args.skip_imports:
-        imports(src, args.repeats)
+        imports(srcs, args.repeats)
     if not args.skip_prefect:
-        prefect_start(src, args.repeats)
-    first_task(src, args.repeats)
+        prefect_start(srcs[0], args.repeats)
+    first_task(srcs, args.repeats)
 
 
 if __name__ == "__main__":
