@@ -131,6 +131,10 @@ def start_temporary_api(verbose: bool) -> threading.Thread | None:
     if os.environ.get("PREFECT_API_URL"):
         return None
     from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():  # a profile's, or a test harness's
+        return None
 
     if not verbose:
         from pricecast.flows.progress import hide_server_banner
