@@ -149,12 +149,11 @@ def prefect_start(src: Path, repeats: int) -> None:
 
 
 def _first_task(db: Path, since: float) -> float:
-    """Seconds from ``since`` (epoch) to the first task run's start recorded in ``db``."""
+    """Seconds from ``since`` (epoch) to the first task run started after it in ``db``."""
     with sqlite3.connect(db) as conn:
-        (first,) = conn.execute(
-            "SELECT min(start_time) FROM task_run WHERE start_time IS NOT NULL"
-        ).fetchone()
-    return dt.datetime.fromisoformat(first).replace(tzinfo=dt.UTC).timestamp() - since
+        rows = conn.execute("SELECT start_time FROM task_run WHERE start_time IS NOT NULL")
+        starts = [dt.datetime.fromisoformat(r[0]).replace(tzinfo=dt.UTC).timestamp() for r in rows]
+    return min(t for t in starts if t >= since) - since
 
 
 def _run(src: Path, home: Path, config: Path) -> tuple[float, float]:
