@@ -36,6 +36,23 @@ def seed_process(seed: int) -> bool:
         return True
 
 
+def configure_threads(intra_op: int, inter_op: int) -> bool:
+    """Size TensorFlow's thread pools for this process (``0``: TensorFlow's choice).
+
+    Only possible before TensorFlow's runtime starts (its first operation), so it belongs
+    to a process's entry point, before anything trains.
+
+    Returns:
+        Whether the sizes were set (``False``: the runtime had already started).
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:
+        return False
+    return True
+
+
 class EpochLogger(keras.callbacks.Callback):
     """Reports one line per epoch through a plain function (no progress bar).
 
