@@ -140,7 +140,7 @@ class TrainingConfig(Strict):
             description="How the rate follows the batch size: learning_rate x (batch_size/32)"
             " to the power 0 (none), 1/2 (sqrt) or 1 (linear); the scaled rate must be <= 1",
         ),
-    ] = "sqrt"
+    ] = "none"
     jit_compile: Annotated[
         bool,
         Field(
