@@ -13,6 +13,9 @@ from pricecast.configs.choices import Cell, Dispatch, InputName, RunnerKind
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 
+REFERENCE_BATCH = 32
+"""The batch size at which ``training.learning_rate`` applies as given."""
+
 
 class FeaturesConfig(Strict):
     """How the series becomes supervised windows: lookback, horizon, inputs, scaling."""
@@ -122,8 +125,40 @@ class TrainingConfig(Strict):
         int, Field(ge=1, le=65536, title="Batch size", description="Mini-batch size")
     ] = 32
     learning_rate: Annotated[
-        float, Field(gt=0, le=1, title="Learning rate", description="Adam learning rate")
+        float,
+        Field(
+            gt=0,
+            le=1,
+            title="Learning rate",
+            description="Adam learning rate at a batch of 32 (see learning-rate scaling)",
+        ),
     ] = 1e-3
+    lr_scaling: Annotated[
+        Literal["none", "sqrt", "linear"],
+        Field(
+            title="Learning-rate scaling",
+            description="How the rate follows the batch size: learning_rate x (batch_size/32)"
+            " to the power 0 (none), 1/2 (sqrt) or 1 (linear); the scaled rate must be <= 1",
+        ),
+    ] = "none"
+    jit_compile: Annotated[
+        bool,
+        Field(
+            title="XLA",
+            description="Compile training and prediction steps with XLA (on a GPU, models "
+            "with cuDNN LSTM/GRU layers keep cuDNN instead)",
+        ),
+    ] = False
+    steps_per_execution: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            title="Steps per execution",
+            description="Batches run per call into TensorFlow (fewer Python round trips; "
+            "callbacks see every n-th batch)",
+        ),
+    ] = 1
     patience: Annotated[
         int,
         Field(
@@ -180,6 +215,22 @@ class TrainingConfig(Strict):
             description="How long to wait for a dispatched training run to finish",
         ),
     ] = 6 * 3600.0
+
+    @property
+    def scaled_learning_rate(self) -> float:
+        """The Adam learning rate used at ``batch_size`` (see ``lr_scaling``)."""
+        power = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}[self.lr_scaling]
+        return self.learning_rate * (self.batch_size / REFERENCE_BATCH) ** power
+
+    @model_validator(mode="after")
+    def _scaled_rate(self) -> TrainingConfig:
+        if self.scaled_learning_rate > 1:
+            raise ValueError(
+                f"learning_rate {self.learning_rate:g} scaled ({self.lr_scaling}) to "
+                f"batch_size {self.batch_size} gives {self.scaled_learning_rate:g}; it must "
+                "be <= 1: lower learning_rate or batch_size, or set lr_scaling"
+            )
+        return self
 
 
 class SplitConfig(Strict):

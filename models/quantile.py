@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from pricecast.configs.schema import TrainingConfig, VariantConfig
+from pricecast.models.recurrent import compile_model
 from pricecast.models.variant import build_variant_model, refit
 from pricecast.tasks.forecasters import ModelFns
 from pricecast.tasks.quantile_backtest import quantile_taus
@@ -57,9 +58,12 @@ def quantile_model_fns(
         model = warm
         if model is None:
             model = build_variant_model(variant, training, window, n_features, horizon * len(taus))
-            model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate=training.learning_rate),
-                loss=pinball_loss(taus),
+            compile_model(
+                model,
+                training.scaled_learning_rate,
+                pinball_loss(taus),
+                training.jit_compile,
+                training.steps_per_execution,
             )
             # Start from the unconditional quantiles of the training targets: the head
             # then learns how they move with the inputs, not where they are (pinball

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 CELLS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
@@ -19,6 +21,8 @@ def build_model(
     learning_rate: float = 1e-3,
     seed: int = 0,
     mixed_precision: bool = False,
+    jit_compile: bool = False,
+    steps_per_execution: int = 1,
 ) -> keras.Model:
     """Build and compile a stacked recurrent forecaster with a dense ``horizon`` head.
 
@@ -41,6 +45,9 @@ def build_model(
         seed: Seed for weights and dropout.
         mixed_precision: Compute the recurrent layers in ``mixed_float16`` (float32
             variables); the output layer stays float32.
+        jit_compile: Compile the steps with XLA where every layer supports it (see
+            :func:`compile_model`).
+        steps_per_execution: Batches per call into TensorFlow.
 
     Returns:
         A compiled model (Adam, MSE) mapping ``(batch, window, n_features)`` to
@@ -79,8 +86,41 @@ def build_model(
         name="forecast",
     )(x)
     model = keras.Model(inputs, outputs, name=f"{cell}_forecaster")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    compile_model(model, learning_rate, "mse", jit_compile, steps_per_execution)
     return model
+
+
+def xla_eligible(model: keras.Model) -> bool:
+    """Whether every layer can be compiled with XLA.
+
+    On a GPU, Keras runs a cuDNN-eligible LSTM/GRU on the cuDNN kernel, which XLA cannot
+    compile; such a model keeps cuDNN (faster there) and runs without XLA.
+    """
+    for layer in model.layers:
+        inner = [
+            layer,
+            getattr(layer, "forward_layer", None),
+            getattr(layer, "backward_layer", None),
+        ]
+        if not all(getattr(part, "supports_jit", True) for part in inner if part is not None):
+            return False
+    return True
+
+
+def compile_model(
+    model: keras.Model,
+    learning_rate: float,
+    loss: Any,
+    jit_compile: bool = False,
+    steps_per_execution: int = 1,
+) -> None:
+    """Compile with Adam and ``loss``; XLA only where :func:`xla_eligible` allows it."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=loss,
+        jit_compile=jit_compile and xla_eligible(model),
+        steps_per_execution=steps_per_execution,
+    )
 
 
 def cudnn_eligible(model: keras.Model) -> bool:

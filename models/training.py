@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +22,8 @@ def seed_process(seed: int) -> bool:
 
     Called by the entry point of whatever process trains (the ``forecast`` flow, a
     ``train`` run on a work pool or a Dask worker), never by a step: the global seed is
-    process state, and steps run in worker threads. Each model's initialisers, dropout
+    process state, and steps run in worker threads. The first call also sizes
+    TensorFlow's thread pools (:func:`threads_from_env`). Each model's initialisers, dropout
     and shuffling also have their own seeds derived from the same value, so concurrent
     training stays reproducible whichever runner spreads it.
 
@@ -31,9 +34,54 @@ def seed_process(seed: int) -> bool:
     with _seed_lock:
         if _process_seed == seed:
             return False
+        if _process_seed is None:
+            sizes = threads_from_env()
+            if any(sizes) and not configure_threads(*sizes):
+                warnings.warn(
+                    f"{INTRA_OP_ENV}/{INTER_OP_ENV} not applied: TensorFlow had already "
+                    "started in this process",
+                    stacklevel=2,
+                )
         keras.utils.set_random_seed(seed)
         _process_seed = seed
         return True
+
+
+INTRA_OP_ENV, INTER_OP_ENV = "FORECAST_INTRA_OP_THREADS", "FORECAST_INTER_OP_THREADS"
+
+
+def threads_from_env() -> tuple[int, int]:
+    """TensorFlow's intra-op and inter-op pool sizes from the environment (``0``: its choice).
+
+    Raises:
+        ValueError: If a variable is set to something other than a whole number >= 0.
+    """
+    sizes = []
+    for name in (INTRA_OP_ENV, INTER_OP_ENV):
+        raw = os.environ.get(name, "").strip() or "0"
+        if not raw.isdigit():
+            raise ValueError(
+                f"{name} must be a whole number >= 0 (0: TensorFlow's choice), not {raw!r}"
+            )
+        sizes.append(int(raw))
+    return sizes[0], sizes[1]
+
+
+def configure_threads(intra_op: int, inter_op: int) -> bool:
+    """Size TensorFlow's thread pools for this process (``0``: TensorFlow's choice).
+
+    Only possible before TensorFlow's runtime starts (its first operation), so it belongs
+    to a process's entry point, before anything trains.
+
+    Returns:
+        Whether the sizes were set (``False``: the runtime had already started).
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:
+        return False
+    return True
 
 
 class EpochLogger(keras.callbacks.Callback):

@@ -66,9 +66,11 @@ def build_variant_model(
         layers=variant.layers,
         dropout=variant.dropout,
         bidirectional=variant.bidirectional,
-        learning_rate=training.learning_rate,
+        learning_rate=training.scaled_learning_rate,
         seed=training.seed,
         mixed_precision=mixed_precision,
+        jit_compile=training.jit_compile,
+        steps_per_execution=training.steps_per_execution,
     )
 
 

@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from pricecast.models.recurrent import build_model, cudnn_eligible
+from pricecast.configs.schema import TrainingConfig, VariantConfig
+from pricecast.models.recurrent import build_model, cudnn_eligible, xla_eligible
+from pricecast.models.variant import build_variant_model
 
 WINDOW, FEATURES, HORIZON, UNITS = 6, 2, 3, 4
 
@@ -71,6 +73,26 @@ def test_dropout_between_layers():
 def test_learning_rate_is_used():
     model = build_model("lstm", WINDOW, FEATURES, learning_rate=0.0123)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0123)
+
+
+def test_compiled_with_xla_and_steps_per_execution():
+    model = build_model("lstm", WINDOW, FEATURES, jit_compile=True, steps_per_execution=8)
+    assert xla_eligible(model)  # no GPU here: the LSTM has no cuDNN kernel to keep
+    assert model.jit_compile is True
+    assert model.steps_per_execution == 8
+    plain = build_model("lstm", WINDOW, FEATURES)
+    assert plain.jit_compile is False and plain.steps_per_execution == 1
+
+
+def test_variant_model_uses_the_training_settings():
+    training = TrainingConfig(
+        batch_size=128, learning_rate=1e-3, jit_compile=True, steps_per_execution=4
+    )
+    variant = VariantConfig(name="gru", cell="gru", units=UNITS, bidirectional=True)
+    model = build_variant_model(variant, training, WINDOW, FEATURES, HORIZON)
+    assert model.jit_compile is True and model.steps_per_execution == 4
+    assert float(model.optimizer.learning_rate) == pytest.approx(2e-3)  # sqrt(128 / 32)
+    assert cudnn_eligible(model)  # XLA on the CPU leaves the layers cuDNN-ready for a GPU
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

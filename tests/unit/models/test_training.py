@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from pricecast.models.recurrent import build_model
-from pricecast.models.training import EpochLogger, TrainingDiverged, fit, predict
+from pricecast.models.training import (
+    INTER_OP_ENV,
+    INTRA_OP_ENV,
+    EpochLogger,
+    TrainingDiverged,
+    fit,
+    predict,
+    threads_from_env,
+)
 from pricecast.tasks.dataset import Dataset, build_dataset
 
 WINDOW = 10
@@ -85,9 +96,9 @@ def test_trained_simple_rnn_matches_numpy_oracle(fb_small, layers, horizon):
     np.testing.assert_allclose(predict(model, x), expected, rtol=0, atol=1e-5)
 
 
-def _train(data, seed: int, cell: str = "gru"):
-    model = build_model(cell, WINDOW, 1, units=8, seed=seed)
-    result = fit(model, *data["train"], *data["val"], epochs=2, batch_size=32, seed=seed)
+def _train(data, seed: int, cell: str = "gru", batch: int = 32, **compiled):
+    model = build_model(cell, WINDOW, 1, units=8, seed=seed, **compiled)
+    result = fit(model, *data["train"], *data["val"], epochs=2, batch_size=batch, seed=seed)
     return result.history, model.get_weights()
 
 
@@ -110,6 +121,22 @@ def test_same_seed_same_history_sequential_and_in_threads(fb_small):
     assert other["loss"] != first["loss"]  # the comparison can tell runs apart
 
 
+def test_xla_and_steps_per_execution_train_reproducibly(fb_small):
+    data = fb_small[1]
+    fast = {"jit_compile": True, "steps_per_execution": 16, "batch": 64}
+    first, weights = _train(data, seed=3, cell="lstm", **fast)
+    second, weights2 = _train(data, seed=3, cell="lstm", **fast)
+    assert second == first
+    for a, b in zip(weights, weights2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Several batches per call run the same steps: the same numbers as one per call.
+    one_per_call, weights3 = _train(data, seed=3, cell="lstm", batch=64)
+    stepped, weights4 = _train(data, seed=3, cell="lstm", batch=64, steps_per_execution=16)
+    assert stepped == one_per_call
+    for a, b in zip(weights3, weights4, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_nan_loss_raises_training_diverged(fb_small):
     x_train, y_train = fb_small[1]["train"]
     y_bad = y_train.copy()
@@ -123,3 +150,28 @@ def test_predict_empty_input():
     model = build_model("gru", WINDOW, 1, horizon=3, units=4)
     out = predict(model, np.zeros((0, WINDOW, 1), dtype="float32"))
     assert out.shape == (0, 3)
+
+
+def test_the_entry_point_sizes_tensorflow_thread_pools_from_the_environment():
+    probe = (
+        "import tensorflow as tf\n"
+        "from pricecast.models.training import seed_process\n"
+        "seed_process(1)\n"
+        "tf.constant(1.0) + 1\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+        " tf.config.threading.get_inter_op_parallelism_threads())\n"
+    )
+    env = {**os.environ, INTRA_OP_ENV: "1", INTER_OP_ENV: "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1", "2"]
+
+
+def test_thread_sizes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(INTRA_OP_ENV, raising=False)
+    monkeypatch.setenv(INTER_OP_ENV, "3")
+    assert threads_from_env() == (0, 3)
+    monkeypatch.setenv(INTRA_OP_ENV, "two")
+    with pytest.raises(ValueError, match=f"{INTRA_OP_ENV} must be a whole number.*'two'"):
+        threads_from_env()
