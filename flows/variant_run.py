@@ -196,9 +196,13 @@ def evaluate_variant_task(
         runs.log_backtest(tracker, run_id, frame, seconds, by_horizon(frame))
         fit["log_seconds"] = time.perf_counter() - t1
     logger.info(
+        f"{ticker}/{variant.name}: {fits[0].epochs_run} epochs, {fits[0].seconds:.1f}s, "
+        f"{fit['samples_per_second']:.0f} samples/s"
+    )
+    logger.info(
         f"{ticker}/{variant.name}: trained {len(fits)} time(s), first on rows up to "
         f"{stamp(data.dates[cutoff - 1])}; backtest of {frame['cutoff'].nunique()} origins "
-        f"in {seconds:.1f}s, test span read from it"
+        f"in {seconds:.1f}s, the test span read from it"
     )
     result = VariantResult(variant.name, run_id, uri, forecasts, fit, bands=bands)
     return result, VariantBacktest(variant.name, frame, seconds, len(fits))
