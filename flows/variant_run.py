@@ -158,9 +158,11 @@ def evaluate_variant_task(
     logger = get_run_logger()
     run_tags = {**tags, "cell": variant.cell, "mixed_precision": str(mixed_precision)}
     as_of = stamp(data.dates[-1])
+    bt = config.backtest
+    assert bt is not None
     fits: list[FitResult] = []
     first: list[tuple[int, Fitted]] = []
-    refits = config.backtest is not None and config.backtest.refit_every > 0
+    refits = bt.refit_every > 0
 
     def keep_first(name: str, cutoff: int, state: Any) -> None:
         if not first:
@@ -181,9 +183,8 @@ def evaluate_variant_task(
         seconds = time.perf_counter() - t0
         forecasts, bands = split_from_backtest(frame, data, "test")
         cutoff, state = first[0]
-        bt = config.backtest
-        sliding = bt is not None and bt.training_window_length and bt.training_window == "sliding"
-        lo = max(0, cutoff - bt.training_window_length) if sliding else 0  # type: ignore[union-attr,operator]
+        length = bt.training_window_length if bt.training_window == "sliding" else None
+        lo = 0 if length is None else max(0, cutoff - length)
         runs.tag_run(
             tracker,
             run_id,
