@@ -181,13 +181,14 @@ def register_champion(
     ``fingerprint`` tag) is not registered again and does not move the alias.
     """
     data = ticker_data.dataset
-    version, refit_seconds = None, 0.0
+    version, refit_seconds, holder = None, 0.0, None
     name = decision.candidate
     if name and config.champion.register_winner:
         variant = trained.variants[name]
         mark = fingerprint(data.frame, _settings(config, name))
         same = registry.find_version(tracker, ticker, FINGERPRINT_TAG, mark)
         if same is not None:
+            holder = str(same.version)
             decision = replace(
                 decision,
                 promote=False,
@@ -223,11 +224,18 @@ def register_champion(
                 "trained_on": f"{stamp(first)}..{stamp(last)}",
                 FINGERPRINT_TAG: mark,
             }
-            version = registry.register(tracker, ticker, uri, variant.run_id, tags)
+            version = holder = registry.register(tracker, ticker, uri, variant.run_id, tags)
             if decision.promote:
                 registry.set_champion(tracker, ticker, version)
     now = registry.champion_version(tracker, ticker)
-    return Registration(decision, version, str(now.version) if now else None, refit_seconds)
+    return Registration(
+        decision,
+        version,
+        str(now.version) if now else None,
+        refit_seconds,
+        refit_variant=name if holder else None,
+        refit_version=holder,
+    )
 
 
 def backtest_origins(trained: TrainResult, name: str) -> int:
@@ -299,6 +307,8 @@ def report_backtest(
         registered_version=registration.registered_version,
         champion_version=registration.champion_version,
         refit_seconds=registration.refit_seconds,
+        refit_variant=registration.refit_variant,
+        refit_version=registration.refit_version,
         models=backtest.summary,
         plot=str((folder / "backtest.png").relative_to(out_dir)),
     )

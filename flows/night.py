@@ -136,8 +136,14 @@ def production_refit(
     config: RunConfig,
     ticker: str,
     as_of: dt.date,
+    refitted: tuple[str, str] | None = None,
 ) -> str | None:
-    """Refit the champion's variant on all data up to ``as_of``; register it ``@production``.
+    """The champion's variant fitted on all data up to ``as_of``, as ``@production``.
+
+    The night's experiment may have refitted a variant on the same rows already, by the
+    same procedure, to register it (``refitted``: its variant and version). When that is
+    the champion's variant, ``@production`` points at that version and nothing trains
+    again; otherwise the champion's variant is refitted here and registered.
 
     Returns:
         The production version, or ``None`` when no variant holds ``@champion``.
@@ -152,6 +158,17 @@ def production_refit(
             f"no longer has; no production refit"
         )
         return None
+    tags = {"as_of": f"{as_of}", "champion_version": str(champion.version)}
+    if refitted is not None and refitted[0] == name:
+        version = refitted[1]
+        for key, value in tags.items():
+            registry.tag_version(live_tracker, ticker, version, key, value)
+        registry.set_alias(live_tracker, ticker, registry.PRODUCTION, version)
+        get_run_logger().info(
+            f"{ticker}: production v{version} = {name} refitted up to {as_of} by tonight's "
+            f"registration (no second training)"
+        )
+        return version
     variant = config.variant(name)
     val = config.backtest.val_fraction if config.backtest else config.split.val_fraction
     forecaster = refit_on_all(
@@ -169,12 +186,7 @@ def production_refit(
     try:
         example = prices.tail(forecaster.min_rows + 5).reset_index()
         uri = registry.log_forecaster(live_tracker, run_id, forecaster, example)
-        tags = {
-            "variant": name,
-            "as_of": f"{as_of}",
-            "procedure": PROCEDURE,
-            "champion_version": str(champion.version),
-        }
+        tags = {"variant": name, **tags, "procedure": PROCEDURE}
         version = registry.register(live_tracker, ticker, uri, run_id, tags)
         registry.set_alias(live_tracker, ticker, registry.PRODUCTION, version)
     except BaseException as err:

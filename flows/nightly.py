@@ -4,8 +4,9 @@ Per night and ticker: prices up to ``as_of`` (only the missing sessions are down
 → live scores of the forecasts that matured → the retraining rule (first night, cadence
 or decay) → on a retraining night the experiment (the ``forecast`` flow on data up to
 ``as_of``, its backtest and champion guard) and the production refit of the champion's
-variant → the forecast of the next H sessions by the production model and the baselines
-→ the ledger (idempotent) → the live plot and the live metrics in MLflow.
+variant (the experiment's own refit on all rows, when it refitted that variant) → the
+forecast of the next H sessions by the production model and the baselines → the ledger
+(idempotent) → the live plot and the live metrics in MLflow.
 
 ``as_of`` defaults to the latest session whose close has passed at the run's scheduled
 time, so a scheduled run closes its own session. Nights missed since the last recorded
@@ -94,8 +95,15 @@ def _latest_prices(config: RunConfig, end: pd.Timestamp, home: Path) -> pd.Times
     return max(lasts) if lasts else None
 
 
-def _experiment(config: RunConfig, tickers: list[str], as_of: dt.date, out: Path) -> dict:
-    """Run the experiment (train, evaluate, backtest, guard) on data up to ``as_of``."""
+def _experiment(
+    config: RunConfig, tickers: list[str], as_of: dt.date, out: Path
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Run the experiment (train, evaluate, backtest, guard) on data up to ``as_of``.
+
+    Returns:
+        The guard's decision per ticker, and the variant and registry version each
+        ticker's experiment refitted on all rows up to ``as_of`` (when it did).
+    """
     data = config.data.model_copy(update={"tickers": tickers, "end": as_of})
     exp = config.model_copy(update={"data": data})
     runner = ThreadPoolTaskRunner(max_workers=config.runner.max_workers)
@@ -103,7 +111,7 @@ def _experiment(config: RunConfig, tickers: list[str], as_of: dt.date, out: Path
         config=exp, output_dir=str(out / f"{as_of}" / "experiment"), return_state=True
     )
     summary = state.result(raise_on_failure=False)
-    decisions = {}
+    decisions, refits = {}, {}
     tickers_info = getattr(summary, "tickers", {}) or {}
     for ticker in tickers:
         info = tickers_info.get(ticker)
@@ -111,7 +119,10 @@ def _experiment(config: RunConfig, tickers: list[str], as_of: dt.date, out: Path
         decisions[ticker] = getattr(bt, "decision", None) or getattr(
             bt, "error", f"experiment failed: {state.message}"
         )
-    return decisions
+        variant, version = getattr(bt, "refit_variant", None), getattr(bt, "refit_version", None)
+        if variant and version:
+            refits[ticker] = (variant, version)
+    return decisions, refits
 
 
 def _night(
@@ -148,7 +159,7 @@ def _night(
             failed[ticker] = f"{type(outcome).__name__}: {outcome}"
         elif outcome.retrain:
             due.append(ticker)
-    decisions = _experiment(config, due, as_of, out) if due else {}
+    decisions, refits = _experiment(config, due, as_of, out) if due else ({}, {})
     pending = {}
     for ticker, (prices, scores, retrain) in firsts.items():
         if ticker in failed:
@@ -156,7 +167,9 @@ def _night(
         decision = retrain.result()
         refit = None
         if ticker in due:
-            refit = production_refit.submit(prices, live_store, main, config, ticker, as_of)
+            refit = production_refit.submit(
+                prices, live_store, main, config, ticker, as_of, refits.get(ticker)
+            )
             decision = RetrainDecision(True, f"{decision.reason}; guard: {decisions[ticker]}")
         rows = forecast_night.submit(
             prices, live_store, config, ticker, as_of, wait_for=[refit] if refit else None

@@ -83,7 +83,8 @@ def report_ticker(
         )
     figure = test_span_figure(data, forecasts, {k: v["rmse"] for k, v in scores.items()})
     if config.intervals is not None:
-        evaluation_bands(figure.axes[0], data, forecasts, config.intervals)
+        given = {n: v.bands for n, v in trained.variants.items() if v.bands}
+        evaluation_bands(figure.axes[0], data, forecasts, config.intervals, given)
     figure = png_bytes(figure)
     folder = Path(out_dir) / ticker
     files = [
@@ -126,5 +127,6 @@ def report_ticker(
             report=time.perf_counter() - t0,
             samples_per_second=fit("samples_per_second"),
             epochs=fit("epochs_run"),
+            fits=fit("fits"),
         ),
     )

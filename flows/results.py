@@ -49,10 +49,14 @@ class VariantResult:
         run_id: Its MLflow child run.
         model_uri: The Keras model logged to that run.
         forecasts: Its test-span prices ``(n, H)``.
-        fit: ``epochs_run``, ``best_epoch``, ``train_seconds``, ``samples_per_second``,
-            ``log_seconds``.
-        trained: The model and scaler in memory; ``None`` once the result has crossed
-            processes (then the model is loaded from ``model_uri``).
+        fit: ``epochs_run``, ``best_epoch``, ``train_seconds``, ``samples_per_second``
+            (of its first fit), ``log_seconds`` and ``fits`` (how many times the variant
+            trained to be evaluated: the test table's fit and the backtest's fits).
+        trained: The model and scaler in memory, when it trained on the train split and
+            the result has not crossed processes (then the model is loaded from
+            ``model_uri``).
+        bands: Its test-span bounds ``(n, H)`` per ``lower_<L>``/``upper_<L>`` column,
+            when the test span is read from its banded backtest (else empty).
     """
 
     name: str
@@ -61,15 +65,20 @@ class VariantResult:
     forecasts: np.ndarray
     fit: dict[str, float]
     trained: TrainedVariant | None = None
+    bands: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
 class VariantBacktest:
-    """A variant's walk-forward rows (``tasks.backtest.COLUMNS``) and how long it took."""
+    """A variant's walk-forward rows (``tasks.backtest.COLUMNS``) and how long it took.
+
+    ``fits`` counts the trainings it ran: its first fit, its refits and any quantile head's.
+    """
 
     name: str
     frame: pd.DataFrame
     seconds: float
+    fits: int = 0
 
 
 @dataclass
@@ -101,11 +110,12 @@ class TrainResult:
                         "model_uri": v.model_uri,
                         "forecasts": v.forecasts.tolist(),
                         "fit": v.fit,
+                        "bands": {c: b.tolist() for c, b in v.bands.items()},
                     }
                     for n, v in self.variants.items()
                 },
                 "backtests": {
-                    n: {"seconds": b.seconds, "csv": b.frame.to_csv(index=False)}
+                    n: {"seconds": b.seconds, "fits": b.fits, "csv": b.frame.to_csv(index=False)}
                     for n, b in self.backtests.items()
                 },
                 "failed": self.failed,
@@ -121,7 +131,12 @@ class TrainResult:
             ticker=raw["ticker"],
             variants={
                 n: VariantResult(
-                    n, v["run_id"], v["model_uri"], np.asarray(v["forecasts"], "float64"), v["fit"]
+                    n,
+                    v["run_id"],
+                    v["model_uri"],
+                    np.asarray(v["forecasts"], "float64"),
+                    v["fit"],
+                    bands={c: np.asarray(b, "float64") for c, b in v["bands"].items()},
                 )
                 for n, v in raw["variants"].items()
             },
@@ -130,6 +145,7 @@ class TrainResult:
                     n,
                     pd.read_csv(io.StringIO(b["csv"]), parse_dates=["cutoff", "date"]),
                     b["seconds"],
+                    b["fits"],
                 )
                 for n, b in raw["backtests"].items()
             },
@@ -170,9 +186,14 @@ class Registration:
         champion_version: The version the ``champion`` alias points at now.
         refit_seconds: Training the registered version on every row took this long
             (0 when nothing was refitted).
+        refit_variant: The variant whose refit on every row ``refit_version`` holds.
+        refit_version: The version holding that refit: the one registered now, or an
+            identical one registered before (same prices, configuration and seed).
     """
 
     decision: ChampionDecision
     registered_version: str | None
     champion_version: str | None
     refit_seconds: float = 0.0
+    refit_variant: str | None = None
+    refit_version: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, computed_field
 
 
 def _nan_if_null(value: Any) -> Any:
@@ -36,6 +36,14 @@ class BacktestSummary(BaseModel):
     champion_version: str | None = Field(description="the version @champion points at now")
     refit_seconds: float = Field(
         0.0, description="training the registered version on every row (0: nothing refitted)"
+    )
+    refit_variant: str | None = Field(
+        None, description="the variant refitted on every row for the registry (or None)"
+    )
+    refit_version: str | None = Field(
+        None,
+        description="the version holding that refit: registered now, or an identical one "
+        "registered before (nothing trained then)",
     )
     models: dict[str, dict[str, list[Metric]]]
     plot: str
@@ -65,6 +73,10 @@ class Timings(BaseModel):
     report: float
     samples_per_second: dict[str, float]
     epochs: dict[str, float]
+    fits: dict[str, float] = Field(
+        default_factory=dict,
+        description="trainings each variant ran to be evaluated (test table and backtest)",
+    )
 
 
 class TickerSummary(BaseModel):
@@ -80,6 +92,19 @@ class TickerSummary(BaseModel):
     mlflow: MlflowRuns
     timings: Timings
     backtest: BacktestSummary | BacktestFailure | None = None
+
+    @computed_field(
+        description="trainings per variant in this run: to be evaluated, plus "
+        "the registered version's refit on every row"
+    )
+    @property
+    def trainings(self) -> dict[str, int]:
+        """Trainings per variant in this run: its evaluation fits and any registry refit."""
+        out = {name: int(n) for name, n in self.timings.fits.items()}
+        bt = self.backtest
+        if isinstance(bt, BacktestSummary) and bt.registered_version and bt.refit_variant:
+            out[bt.refit_variant] = out.get(bt.refit_variant, 0) + 1
+        return out
 
 
 class RunSummary(BaseModel):

@@ -27,16 +27,14 @@ from pricecast.flows import stopping
 from pricecast.flows.boot import train_run_name
 from pricecast.flows.home import forecast_home
 from pricecast.flows.results import TrainResult, VariantBacktest, VariantResult
-from pricecast.models.quantile import quantile_model_fns
-from pricecast.models.recurrent import cudnn_eligible, devices
-from pricecast.models.training import EpochLogger, StopWhenSet, seed_process
-from pricecast.models.variant import keras_model_fns, train_variant
+from pricecast.flows.variant_run import evaluate_variant_task, log_trained, variant_walk_forward
+from pricecast.models.recurrent import devices
+from pricecast.models.training import EpochLogger, FitResult, StopWhenSet, seed_process
+from pricecast.models.variant import train_variant
 from pricecast.stores.tracking import handoff, runs, store
-from pricecast.tasks.backtest import walk_forward
 from pricecast.tasks.dataset import Dataset, build_dataset
-from pricecast.tasks.evaluation import forecast_split
+from pricecast.tasks.evaluation import backtest_gap, forecast_split
 from pricecast.tasks.interval_scores import by_horizon
-from pricecast.tasks.quantile_backtest import head_banded_walk_forward
 from pricecast.tasks.validate import stamp
 
 
@@ -67,31 +65,14 @@ def train_variant_task(
         forecasts = forecast_split(trained.forecaster, trained.state, data, "test")
         t0 = time.perf_counter()
         fitted = trained.fit
-        rate = fitted.samples * fitted.epochs_run / max(fitted.seconds, 1e-9)
-        fit = {
-            "epochs_run": float(fitted.epochs_run),
-            "best_epoch": float(fitted.best_epoch),
-            "train_seconds": fitted.seconds,
-            "samples_per_second": rate,
-        }
-        params = runs.flatten(
-            {"variant": variant.model_dump(mode="json"), "training": config.training.model_dump()}
-        )
-        params["features.inputs_used"] = ",".join(data.features)
-        x_test, _ = data.part("test")
-        runs.tag_run(tracker, run_id, {"cudnn_eligible": str(cudnn_eligible(trained.model))})
-        logged = {
-            "epochs_run": fit["epochs_run"],
-            "best_epoch": fit["best_epoch"],
-            **runs.timing({k: fit[k] for k in ("train_seconds", "samples_per_second")}),
-        }
-        model_uri = runs.log_variant(
-            tracker, run_id, params, logged, data.scaler, trained.model, x_test[:32]
-        )
+        model_uri, fit = log_trained(
+            tracker, run_id, variant, config, data, trained.model, data.scaler, fitted, 1,
+            final=config.backtest is None,
+        )  # fmt: skip
         fit["log_seconds"] = time.perf_counter() - t0
     logger.info(
         f"{ticker}/{variant.name}: {fitted.epochs_run} epochs, {fitted.seconds:.1f}s, "
-        f"{rate:.0f} samples/s"
+        f"{fit['samples_per_second']:.0f} samples/s"
     )
     return VariantResult(variant.name, run_id, model_uri, forecasts, fit, trained)
 
@@ -108,54 +89,22 @@ def backtest_variant_task(
     ticker: str,
     mixed_precision: bool,
 ) -> VariantBacktest:
-    """Walk-forward backtest of one variant; the rows also go to its run as ``backtest.csv``.
+    """Walk-forward backtest of a variant trained apart for the test table.
 
-    Its bands are conformal, or come from a quantile head of the same configuration
-    (``intervals.method``), trained at the same refits.
+    Only when the backtest's origins miss the test span (see ``train_variants``): the
+    rows go to its run as ``backtest.csv``, and its ``fits`` metric counts both trainings.
     """
-    backtest = config.backtest
-    assert backtest is not None
-    fns = keras_model_fns(
-        variant,
-        config.training,
-        config.features.window,
-        len(data.features),
-        config.features.horizon,
-        refit_epochs=backtest.refit_epochs,
-        mixed_precision=mixed_precision,
-    )
     t0 = time.perf_counter()
-    intervals = config.intervals
-    if intervals is not None and intervals.method != "conformal":
-        head = quantile_model_fns(
-            variant,
-            config.training,
-            config.features.window,
-            len(data.features),
-            config.features.horizon,
-            intervals.levels,
-            refit_epochs=backtest.refit_epochs,
-        )
-        frame = head_banded_walk_forward(
-            data.frame, fns, head, intervals, config.features, backtest, config.data.target
-        )
-    else:
-        frame = walk_forward(
-            data.frame,
-            [fns],
-            features=config.features,
-            backtest=backtest,
-            target=config.data.target,
-            include_baselines=False,
-            intervals=intervals,
-        )
+    fits: list[FitResult] = []
+    frame = variant_walk_forward(data, variant, config, mixed_precision, fits)
     seconds = time.perf_counter() - t0
     runs.log_backtest(tracker, trained.run_id, frame, seconds, by_horizon(frame))
+    runs.log_metric(tracker, trained.run_id, "fits", trained.fit["fits"] + len(fits))
     get_run_logger().info(
         f"{ticker}/{variant.name}: backtest of {frame['cutoff'].nunique()} origins "
         f"in {seconds:.1f}s"
     )
-    return VariantBacktest(variant.name, frame, seconds)
+    return VariantBacktest(variant.name, frame, seconds, len(fits))
 
 
 def _reason(result: Any) -> str:
@@ -177,6 +126,12 @@ def train_variants(
 ) -> TrainResult:
     """Train (and backtest) every configured variant of one ticker on ``submit``'s runner.
 
+    With a backtest whose origins hold the test span's, each variant trains once: its
+    walk-forward gives both the backtest and the test table (``flows/variant_run.py``).
+    Without a backtest it trains on the train split; with one whose origins miss the
+    test span (it starts before the first origin, or falls between origins), it trains
+    on the train split for the test table and again for the backtest, and says so.
+
     Returns:
         The :class:`TrainResult`, whose ``failed`` names each variant that failed and why.
     """
@@ -192,18 +147,29 @@ def train_variants(
     )
     run_tags = {**tags, **{f"device.{k}": v for k, v in device.items()}}
     common = {"data": dataset, "config": config, "tracker": tracker, "ticker": ticker}
-    trained = {
-        v.name: submit(
-            train_variant_task,
-            {
-                **common,
-                "variant": v,
-                "parent_id": parent_run_id,
-                "tags": run_tags,
-                "mixed_precision": mixed,
-            },
+    own = {"parent_id": parent_run_id, "tags": run_tags, "mixed_precision": mixed}
+    result = TrainResult(ticker, device=device)
+    gap = backtest_gap(dataset, config.backtest) if config.backtest is not None else None
+    if config.backtest is not None and gap is None:
+        # One training per variant: the backtest's fits also give the test table.
+        once = {
+            v.name: submit(evaluate_variant_task, {**common, "variant": v, **own})
+            for v in config.variants
+        }
+        for name, future in once.items():
+            outcome = future.result(raise_on_failure=False)
+            if isinstance(outcome, BaseException):
+                result.failed[name] = _reason(outcome)
+            else:
+                result.variants[name], result.backtests[name] = outcome
+        return result
+    if gap is not None:
+        logger.warning(
+            f"{ticker}: {gap}, so the test table cannot be read from the backtest: each "
+            f"variant also trains on the train split for it"
         )
-        for v in config.variants
+    trained = {
+        v.name: submit(train_variant_task, {**common, "variant": v, **own}) for v in config.variants
     }
     backtests = {}
     if config.backtest is not None:
@@ -214,7 +180,6 @@ def train_variants(
             )
             for v in config.variants
         }
-    result = TrainResult(ticker, device=device)
     for name, future in trained.items():
         outcome = future.result(raise_on_failure=False)
         if isinstance(outcome, BaseException):
@@ -232,6 +197,7 @@ def train_variants(
             )
         else:
             result.backtests[name] = outcome
+            result.variants[name].fit["fits"] += outcome.fits
     return result
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from pricecast.configs.schema import TrainingConfig, VariantConfig
 from pricecast.models.recurrent import compile_model
+from pricecast.models.training import FitResult
 from pricecast.models.variant import build_variant_model, refit
 from pricecast.tasks.forecasters import ModelFns
 from pricecast.tasks.quantile_backtest import quantile_taus
@@ -45,12 +46,14 @@ def quantile_model_fns(
     levels: Sequence[float],
     *,
     refit_epochs: int | None = None,
+    fits: list[FitResult] | None = None,
 ) -> ModelFns:
     """The variant with a ``horizon x Q`` quantile head, as fit/predict on scaled windows.
 
     ``predict`` returns ``(n, horizon * Q)`` scaled quantiles (see :func:`pinball_loss`);
     the model is named ``<variant>_quantile``. A refit continues training the same model
     for ``refit_epochs`` epochs (default ``training.epochs``), as the variant's does.
+    ``fits`` receives each fit's :class:`FitResult` (the head's trainings).
     """
     taus = quantile_taus(levels)
 
@@ -72,7 +75,9 @@ def quantile_model_fns(
             kernel, bias = head.get_weights()
             start = np.quantile(np.asarray(y_tr, dtype="float64"), taus, axis=0).T.ravel()
             head.set_weights([kernel * 0.1, start.astype(bias.dtype)])
-        refit(model, training, (x_tr, y_tr, x_val, y_val), warm, refit_epochs)
+        result = refit(model, training, (x_tr, y_tr, x_val, y_val), warm, refit_epochs)
+        if fits is not None:
+            fits.append(result)
         return model
 
     def predict_fn(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -81,14 +81,18 @@ def refit(
     warm: Any,
     refit_epochs: int | None,
     verbose: int = 0,
-) -> None:
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> FitResult:
     """Fit ``model`` on ``(x_train, y_train, x_val, y_val)`` with the run's training rules.
 
     A first fit (``warm`` is ``None``) runs ``training.epochs``; a warm-started refit of
     the walk-forward runs ``refit_epochs`` when set.
+
+    Returns:
+        The history and timing of this fit.
     """
     epochs = training.epochs if warm is None else (refit_epochs or training.epochs)
-    fit(
+    return fit(
         model,
         *arrays,
         epochs=epochs,
@@ -96,8 +100,20 @@ def refit(
         patience=training.patience,
         reduce_lr_patience=training.reduce_lr_patience,
         seed=training.seed,
+        callbacks=callbacks,
         verbose=verbose,
     )
+
+
+def copy_model(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with its current weights, which later training leaves as they are.
+
+    A warm-started refit keeps training the model it continues; a copy taken before it
+    keeps the weights of the fit that came first (to log or register them).
+    """
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def keras_model_fns(
@@ -111,6 +127,8 @@ def keras_model_fns(
     mixed_precision: bool = False,
     verbose: int = 0,
     strategy: str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    fits: list[FitResult] | None = None,
 ) -> ModelFns:
     """The :class:`ModelFns` of a recurrent variant (``build_model`` + ``fit``).
 
@@ -128,6 +146,10 @@ def keras_model_fns(
         mixed_precision: Build the model in ``mixed_float16``.
         verbose: Keras verbosity.
         strategy: Overrides ``variant.strategy`` (the main model is always ``direct``).
+        callbacks: Keras callbacks of the first fit (progress lines, tracking); the
+            refits run without them.
+        fits: Receives each fit's :class:`FitResult`, in order: its length is how many
+            times the variant trained.
     """
     how = strategy or variant.strategy
     outputs = 1 if how == "recursive" else horizon
@@ -140,7 +162,11 @@ def keras_model_fns(
             model = build_variant_model(
                 variant, training, window, n_features, outputs, mixed_precision
             )
-        refit(model, training, (x_train, y_train, x_val, y_val), warm, refit_epochs, verbose)
+        arrays = (x_train, y_train, x_val, y_val)
+        first = callbacks if warm is None else ()
+        result = refit(model, training, arrays, warm, refit_epochs, verbose, first)
+        if fits is not None:
+            fits.append(result)
         return model
 
     def predict_fn(model: keras.Model, x: np.ndarray) -> np.ndarray:

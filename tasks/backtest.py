@@ -14,7 +14,8 @@ variants' ModelFns are built in ``models/``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,11 +46,16 @@ MIN_TRAIN_SAMPLES = 50
 COLUMNS: tuple[str, ...] = ("cutoff", "date", "h", "actual", "predicted", "model", "anchor")
 """Columns of :func:`walk_forward`'s frame (``anchor``: the price at the cutoff)."""
 
+OnFit = Callable[[str, int, Any], None]
+"""``on_fit(model_name, cutoff_row, state)``: told of every fit a backtest makes, when it is
+made (e.g. to keep the first fit's model before a warm-started refit trains it further)."""
+
 __all__ = [
     "BASELINES",
     "COLUMNS",
     "DEFAULT_BASELINES",
     "ModelFns",
+    "OnFit",
     "best_model",
     "fit_backtest",
     "insample_scale",
@@ -147,13 +153,19 @@ def refit_segments(n: int, refit_every: int) -> list[tuple[int, int]]:
 
 
 def model_forecasts(
-    model: ForecastModel, series: Series, origins: np.ndarray, refit_every: int
+    model: ForecastModel,
+    series: Series,
+    origins: np.ndarray,
+    refit_every: int,
+    on_fit: OnFit | None = None,
 ) -> np.ndarray:
     """Fit at the start of each refit run and forecast that run's origins in one batch."""
     state = None
     parts = []
     for start, stop in refit_segments(len(origins), refit_every):
         state = model.fit(series, int(origins[start]), state)
+        if on_fit is not None and not model.baseline:
+            on_fit(model.name, int(origins[start]), state)
         parts.append(model.predict(state, series, origins[start:stop]))
     return np.concatenate(parts, axis=0)
 
@@ -206,6 +218,7 @@ def walk_forward(
     include_baselines: bool = True,
     season_length: int | None = None,
     intervals: IntervalsConfig | None = None,
+    on_fit: OnFit | None = None,
 ) -> pd.DataFrame:
     """Backtest forecasters and the baselines over rolling origins.
 
@@ -226,6 +239,7 @@ def walk_forward(
         season_length: Rows per season: adds the seasonal-naive baseline.
         intervals: Also band every forecast at these levels, calibrated at each origin
             on residuals known then (``tasks/interval_backtest.py``).
+        on_fit: Told of each learned model's fits (see :data:`OnFit`).
 
     Returns:
         A long frame with :data:`COLUMNS`: one row per model, cutoff and step ahead
@@ -263,12 +277,13 @@ def walk_forward(
         everyone += baseline_models(features.horizon, backtest.ma_window, season_length)
     if intervals is None:
         forecasts = {
-            m.name: model_forecasts(m, series, origins, backtest.refit_every) for m in everyone
+            m.name: model_forecasts(m, series, origins, backtest.refit_every, on_fit)
+            for m in everyone
         }
         return _long_frame(series, origins, forecasts)
     segments = refit_segments(len(origins), backtest.refit_every)
     banded = {
-        m.name: banded_forecasts(m, series, origins, segments, intervals, setup.relative)
+        m.name: banded_forecasts(m, series, origins, segments, intervals, setup.relative, on_fit)
         for m in everyone
     }
     forecasts = {name: pred for name, (pred, _) in banded.items()}

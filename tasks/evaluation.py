@@ -15,10 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pricecast.configs.schema import BacktestConfig
+from pricecast.tasks.backtest import origin_rows
 from pricecast.tasks.baselines import persistence_model
 from pricecast.tasks.dataset import Dataset
 from pricecast.tasks.forecasters import ForecastModel
+from pricecast.tasks.interval_scores import levels_of
+from pricecast.tasks.intervals import bound_columns
 from pricecast.tasks.metrics import METRICS, evaluate
+from pricecast.tasks.validate import stamp
 
 
 def forecast_split(
@@ -34,6 +39,62 @@ def forecast_split(
     """
     origins = data.origins[data.split == split]
     return model.predict(state, data.series, origins)
+
+
+def backtest_gap(data: Dataset, backtest: BacktestConfig, split: str = "test") -> str | None:
+    """Why a backtest's forecasts cannot stand for a split's (``None`` when they can).
+
+    They can when every origin of the split is an origin of the backtest: the backtest's
+    fits all end before its first origin or at a later refit, so each of the split's
+    forecasts comes from a model fitted on rows before its origin only.
+    """
+    ours = data.origins[data.split == split]
+    theirs = origin_rows(len(data.prices), backtest.n_origins, backtest.step)
+    if ours[0] < theirs[0]:
+        return (
+            f"the {split} span's first origin {stamp(data.dates[ours[0]])} comes before "
+            f"the backtest's first origin {stamp(data.dates[theirs[0]])}"
+        )
+    missing = np.setdiff1d(ours, theirs)
+    if len(missing):
+        return (
+            f"{len(missing)} of the {split} span's origins are not backtest origins "
+            f"(step {backtest.step}), the first {stamp(data.dates[missing[0]])}"
+        )
+    return None
+
+
+def split_from_backtest(
+    frame: pd.DataFrame, data: Dataset, split: str = "test"
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A split's forecasts ``(n, H)`` and bands, read from one model's backtest rows.
+
+    Args:
+        frame: One model's walk-forward rows (``tasks.backtest.COLUMNS`` and any
+            ``lower_<L>``/``upper_<L>`` columns), holding every origin of the split (see
+            :func:`backtest_gap`).
+        data: The dataset.
+        split: Which split.
+
+    Returns:
+        The forecasts at the split's origins, in its order, and each bound column
+        ``(n, H)`` (empty without bands).
+
+    Raises:
+        ValueError: If the rows lack an origin or a step ahead of the split.
+    """
+    origins = data.dates[data.origins[data.split == split]]
+    index = pd.MultiIndex.from_product(
+        [pd.Index(origins), range(1, data.horizon + 1)], names=["cutoff", "h"]
+    )
+    rows = frame.set_index(["cutoff", "h"]).reindex(index)
+    if rows["predicted"].isna().any():
+        (cutoff, h) = rows.index[rows["predicted"].isna().to_numpy()][0]
+        raise ValueError(f"the backtest has no forecast from {stamp(cutoff)} at h={h}")
+    shape = (len(origins), data.horizon)
+    columns = bound_columns(levels_of(frame))
+    bands = {c: rows[c].to_numpy(dtype="float64").reshape(shape) for c in columns}
+    return rows["predicted"].to_numpy(dtype="float64").reshape(shape), bands
 
 
 def baseline_forecasts(data: Dataset, split: str = "test") -> dict[str, np.ndarray]:

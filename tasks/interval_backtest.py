@@ -8,6 +8,9 @@ at the origins before the first one. Every model is banded on the same origins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from pricecast.configs.intervals import IntervalsConfig
@@ -74,16 +77,20 @@ def banded_forecasts(
     segments: list[tuple[int, int]],
     intervals: IntervalsConfig,
     relative: bool,
+    on_fit: Callable[[str, int, Any], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A model's forecasts ``(n, H)`` at the origins and their bands per level.
 
     The model is fitted at the start of each segment (warm-started from the previous
-    state) and forecasts the segment's origins in one batch, as in the plain backtest.
+    state) and forecasts the segment's origins in one batch, as in the plain backtest;
+    ``on_fit(name, cutoff_row, state)`` is told of each fit of a learned model.
     """
     state = None
     states, parts = [], []
     for start, stop in segments:
         state = model.fit(series, int(origins[start]), state)
+        if on_fit is not None and not model.baseline:
+            on_fit(model.name, int(origins[start]), state)
         states.append(state)
         parts.append(model.predict(state, series, origins[start:stop]))
     forecasts = np.concatenate(parts, axis=0)

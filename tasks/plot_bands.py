@@ -136,24 +136,33 @@ def live_bands(ax: Any, forecasts: pd.DataFrame) -> None:
 
 
 def evaluation_bands(
-    ax: Any, data: Dataset, forecasts: Mapping[str, np.ndarray], intervals: IntervalsConfig
+    ax: Any,
+    data: Dataset,
+    forecasts: Mapping[str, np.ndarray],
+    intervals: IntervalsConfig,
+    given: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> None:
     """h=1 bands on the test span: the first variant's and, lightly, persistence's.
 
-    The variant is banded by its own matured test forecasts (it trained before the
-    span), persistence by its forecasts before and within it, as in the backtest.
+    A variant whose test span was read from its backtest keeps that backtest's bands
+    (``given``); otherwise it is banded by its own matured test forecasts (it trained
+    before the span). Persistence is banded by its forecasts before and within the span,
+    as in the backtest.
 
     Args:
         ax: The axes of the test-span figure.
         data: The dataset (series, test origins and their target dates).
         forecasts: Forecast prices ``(n, H)`` per model name, baselines included.
         intervals: Levels and calibration settings.
+        given: Bounds ``(n, H)`` per column and model name, for the test origins.
     """
     origins = data.origins[data.split == "test"]
     relative = relative_space(data.series, "value" if data.frequency else "price")
     learned = [n for n in forecasts if n not in BASELINES]
     bands = {}
-    if learned:
+    if learned and (given or {}).get(learned[0]):
+        bands[learned[0]] = dict((given or {})[learned[0]])
+    elif learned:
         pred = np.asarray(forecasts[learned[0]], dtype="float64")
         bands[learned[0]] = online_bands(data.series, origins, pred, intervals, relative)
     if "persistence" in forecasts:

@@ -16,7 +16,13 @@ import pandas as pd
 
 from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig
-from pricecast.tasks.backtest import _long_frame, origin_rows, refit_segments, walk_forward
+from pricecast.tasks.backtest import (
+    OnFit,
+    _long_frame,
+    origin_rows,
+    refit_segments,
+    walk_forward,
+)
 from pricecast.tasks.features import prices_from_targets
 from pricecast.tasks.forecasters import (
     ModelFns,
@@ -178,6 +184,7 @@ def head_banded_walk_forward(
     features: FeaturesConfig,
     backtest: BacktestConfig,
     target: str = "adj_close",
+    on_fit: OnFit | None = None,
 ) -> pd.DataFrame:
     """Backtest a learned model whose bands come from a quantile head (``intervals.method``).
 
@@ -194,6 +201,7 @@ def head_banded_walk_forward(
         features: Window, horizon, inputs, target transform and scaler.
         backtest: Origins, training window and refits.
         target: Target price column.
+        on_fit: Told of each fit of ``fns`` (see ``tasks.backtest.OnFit``).
 
     Returns:
         The rows of ``tasks.backtest.walk_forward`` for ``fns`` alone, with the bands.
@@ -210,6 +218,7 @@ def head_banded_walk_forward(
         backtest=backtest,
         target=target,
         include_baselines=False,
+        on_fit=on_fit,
     )
     cqr = intervals if intervals.method == "cqr" else None
     heads = quantile_walk_forward(

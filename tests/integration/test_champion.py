@@ -85,6 +85,12 @@ def test_backtest_guard_and_predict(prefect_api, home, tmp_path):
     assert bt["best_model"] == min(bt["models"], key=lambda m: bt["models"][m]["mase"][0])
     assert bt["decision"]
     assert (out / bt["plot"]).is_file()
+    # The test span (5 %, 31 days) starts before the 30 origins: each variant trains apart
+    # for the test table, then for the backtest (a warning says so).
+    ko = summary["tickers"]["KO"]
+    assert ko["timings"]["fits"] == {"rnn": 2.0, "gru": 2.0}
+    extra = {bt["refit_variant"]: 1} if bt["registered_version"] else {}
+    assert ko["trainings"] == {n: 2 + extra.get(n, 0) for n in ("rnn", "gru")}
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = MlflowClient(uri)

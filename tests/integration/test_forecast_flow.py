@@ -15,10 +15,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+from pricecast.configs.schema import BacktestConfig
 from pricecast.flows.forecast import forecast
 from pricecast.stores import price_files
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.features import prices_from_targets
+from pricecast.tasks.forecasters import origin_windows
 from pricecast.tasks.metrics import METRICS
 from pricecast.tasks.scaling import SeriesScaler
 from pricecast.tasks.validate import validate_prices
@@ -195,3 +197,63 @@ def test_bad_ticker_fails_alone(prefect_api, home, tmp_path):
     assert "price must be positive" in bad_parent.data.tags["error"]
     assert len([c for c in children if c.data.tags["ticker"] == "KO"]) == 3
     assert not [c for c in children if c.data.tags["ticker"] == "BAD"]
+
+
+def test_one_training_per_variant_with_a_backtest(prefect_api, home, tmp_path, monkeypatch):
+    import keras
+
+    calls: list[str] = []
+    real_fit = keras.Model.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(self.name)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", counting_fit)
+    base = small_config(("KO",), epochs=1)
+    config = base.model_copy(
+        update={
+            "experiment": "it-onefit",
+            "variants": base.variants[:2],
+            "backtest": BacktestConfig(n_origins=40),
+        }
+    )
+    out = tmp_path / "out"
+    state = forecast(config=config, output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    ko = json.loads((out / "summary.json").read_text())["tickers"]["KO"]
+    bt = ko["backtest"]
+    assert ko["timings"]["fits"] == {"rnn": 1.0, "lstm": 1.0}
+    refit = 1 if bt["registered_version"] else 0
+    expected = {"rnn": 1, "lstm": 1}
+    if refit:
+        expected[bt["refit_variant"]] += 1
+    assert ko["trainings"] == expected
+    assert len(calls) == sum(expected.values())  # Keras' own count: nothing trained twice
+
+    # The test table is the backtest's rows at the test origins, bands included.
+    test = pd.read_csv(out / "KO" / "predictions.csv", parse_dates=["origin", "date"])
+    rows = pd.read_csv(out / "KO" / "backtest.csv", parse_dates=["cutoff", "date"])
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    frame = validate_prices(price_files.read_sample("KO"), "KO").frame
+    frame = frame.loc[str(config.data.start) : str(config.data.end)]
+    data = build_dataset(frame, "KO", config.features, config.split, config.data.target)
+    origins = data.origins[data.split == "test"]
+    for name in ("rnn", "lstm"):
+        mine = rows[rows["model"] == name].set_index("cutoff").loc[test["origin"]]
+        np.testing.assert_array_equal(test[name].to_numpy(), mine["predicted"].to_numpy())
+        run = client.get_run(ko["mlflow"]["runs"][name])
+        assert run.data.metrics["fits"] == 1
+        # No leak: the one fit ended before the first test target day.
+        last_row = run.data.tags["trained_on"].split("..")[1]
+        assert pd.Timestamp(last_row) < pd.Timestamp(ko["test_span"][0])
+        # The child run's model and scaler are that fit's: they give the test table.
+        local = Path(client.download_artifacts(run.info.run_id, "scaler.json", str(tmp_path)))
+        scaler = SeriesScaler.from_state(json.loads(local.read_text()))
+        model = mlflow.pyfunc.load_model(ko["mlflow"]["model_uris"][name])
+        x = origin_windows(data.series, scaler, origins, data.window)
+        scaled = np.asarray(model.predict(x), dtype="float64")
+        prices = prices_from_targets(
+            scaler.inverse_targets(scaled), data.anchors("test"), data.transform
+        )
+        np.testing.assert_allclose(prices[:, 0], test[name].to_numpy(), rtol=1e-5)

@@ -209,15 +209,39 @@ def test_reuse_trains_nothing_and_decay_retrains(prefect_api, home, tmp_path, mo
     monkeypatch.delenv("FORECAST_DB_URL", raising=False)
     _crown(home, ("KO",))
     config = _config(tickers=("KO",))
+    import pricecast.models.variant as variant_module
+
+    trainings: list[str] = []
+    real_fit = variant_module.fit
+
+    def counted(model, *args, **kwargs):
+        trainings.append(model.name)
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(variant_module, "fit", counted)
     first = _run(config, tmp_path / "n0", as_of=dt.date(2020, 11, 16))
     assert first["nights"][0]["retrained"] is True
+    # A retraining night trains the variant at most twice: once to be evaluated (the
+    # backtest's fit, which also gives the test table), once on all data, shared by the
+    # registered version and @production.
+    assert trainings.count("rnn_forecaster") <= 2 and set(trainings) == {"rnn_forecaster"}
+    experiment = json.loads(
+        (tmp_path / "n0" / "2020-11-16" / "experiment" / "summary.json").read_text()
+    )
+    bt = experiment["tickers"]["KO"]["backtest"]
+    assert experiment["tickers"]["KO"]["trainings"]["rnn"] == len(trainings) - (
+        0 if bt["refit_variant"] else 1
+    )
+    tracker = store.open_experiment("it-nightly", home)
+    production = registry.alias_version(tracker, "KO", registry.PRODUCTION)
+    assert production.tags["as_of"] == "2020-11-16" and production.tags["variant"] == "rnn"
+    if bt["refit_variant"] == "rnn":
+        assert str(production.version) == bt["refit_version"]
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     exps = [e.experiment_id for e in client.search_experiments()]
     runs_before = {r.info.run_id for r in client.search_runs(exps)}
 
     # A night within the cadence reuses @production: no model is built or fitted.
-    import pricecast.models.variant as variant_module
-
     def refuse(*args, **kwargs):
         raise AssertionError("a night without retraining trained a model")
 
