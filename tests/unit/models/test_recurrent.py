@@ -86,7 +86,11 @@ def test_compiled_with_xla_and_steps_per_execution():
 
 def test_variant_model_uses_the_training_settings():
     training = TrainingConfig(
-        batch_size=128, learning_rate=1e-3, jit_compile=True, steps_per_execution=4
+        batch_size=128,
+        learning_rate=1e-3,
+        jit_compile=True,
+        steps_per_execution=4,
+        lr_scaling="sqrt",
     )
     variant = VariantConfig(name="gru", cell="gru", units=UNITS, bidirectional=True)
     model = build_variant_model(variant, training, WINDOW, FEATURES, HORIZON)
