@@ -37,7 +37,7 @@ from pricecast.tasks.pooling import (
     first_origin,
     pool,
     pooled_names,
-    test_table_arrays,
+    table_arrays,
 )
 from pricecast.tasks.validate import stamp
 
@@ -103,7 +103,7 @@ def train_global(
     tickers = [d.dataset.ticker for d in ready]
     horizon = config.features.horizon
     as_of = stamp(max(d.dataset.dates[-1] for d in ready))
-    table_pool = pool({d.dataset.ticker: test_table_arrays(d.dataset) for d in ready})
+    table_pool = pool({d.dataset.ticker: table_arrays(d.dataset) for d in ready})
     run_tags = {**tags, "cell": variant.cell, "scope": "global"}
     with runs.global_run(tracker, variant.name, tickers, run_tags, as_of) as run_id:
         callbacks = [

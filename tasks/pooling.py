@@ -83,7 +83,7 @@ def pool(parts: dict[str, Arrays]) -> Pooled:
     return Pooled(*stacked, counts=counts)
 
 
-def test_table_arrays(data: Dataset) -> Arrays:
+def table_arrays(data: Dataset) -> Arrays:
     """A dataset's scaled training and validation windows (its test span left out)."""
     x_tr, y_tr = data.part("train")
     x_val, y_val = data.part("val")
