@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from pricecast.configs.base import Strict, repeated
 from pricecast.configs.choices import Cell, Dispatch, InputName, RunnerKind
-
-if TYPE_CHECKING:
-    from pricecast.configs.schema import RunConfig
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 
@@ -276,7 +273,7 @@ class RunnerConfig(Strict):
     ] = None
 
 
-def check_scope(config: RunConfig) -> None:
+def check_scope(config: Any) -> None:
     """Refuse what a global model (``training.scope: global``) cannot run, naming the field.
 
     One model serves every ticker, so it needs several tickers, trains in the flow's

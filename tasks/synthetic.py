@@ -104,7 +104,7 @@ def gbm_prices(
 def synthetic_watchlist(
     n: int, start: str, end: str, seed: int = 0, prefix: str = "SYN"
 ) -> dict[str, SyntheticSeries]:
-    """``n`` synthetic tickers ``SYN001``, ``SYN002``, …, each seeded from ``seed`` and its number."""
+    """``n`` synthetic tickers ``SYN001``, ``SYN002``, …, each seeded from ``seed`` and its rank."""
     seeds = np.random.SeedSequence(seed).spawn(n)
     return {
         f"{prefix}{i + 1:03d}": gbm_prices(
