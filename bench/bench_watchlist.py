@@ -174,13 +174,20 @@ def per_ticker_table(per: dict, glob: dict | None, variants: list[str], limit: i
 
 def dask_scaling(base: Path, prices: Path, tickers: list[str], args: argparse.Namespace) -> None:
     """``forecast run`` on Dask with 1 and 2 workers: per-ticker work summed over the wall."""
-    print(f"Dask: forecast run, {len(tickers)} tickers, per-ticker models")
+    for scope in args.dask_scopes:
+        print(f"Dask: forecast run, {len(tickers)} tickers, scope {scope}")
+        dask_runs(base, prices, tickers, args, scope)
+
+
+def dask_runs(
+    base: Path, prices: Path, tickers: list[str], args: argparse.Namespace, scope: str
+) -> None:
     walls = {}
     for workers in args.dask:
-        data = config(tickers, args, "per_ticker")
+        data = config(tickers, args, scope)
         data["runner"] = {"kind": "dask", "max_workers": workers}
         data["champion"] = {**data["champion"], "register_winner": False}
-        home, path = new_home(base, f"dask-{workers}", prices, data)
+        home, path = new_home(base, f"dask-{scope}-{workers}", prices, data)
         out = home / "out"
         wall, _ = forecast(["run", "--config", str(path), "--output", str(out)], home, home)
         summary = json.loads((out / "summary.json").read_text())
@@ -213,6 +220,7 @@ def main() -> None:
     ap.add_argument("--skip-global", action="store_true")
     ap.add_argument("--skip-nights", action="store_true")
     ap.add_argument("--dask", type=int, nargs="*", default=[], help="Dask worker counts")
+    ap.add_argument("--dask-scopes", nargs="+", default=["per_ticker"], help="with --dask")
     ap.add_argument("--keep", action="store_true", help="keep the temporary homes")
     args = ap.parse_args()
 

@@ -1,4 +1,4 @@
-"""``training.scope: global`` through the CLI: one model per variant, every ticker scored with it."""
+"""``training.scope: global`` through the CLI: one model per variant scores every ticker."""
 
 from __future__ import annotations
 
