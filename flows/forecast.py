@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from prefect import allow_failure, flow, get_run_logger, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
@@ -240,14 +240,15 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         parent = runs.start_ticker_run(tracker, ticker, config_data, tags)
         loaded = fetch_prices.submit(ticker, config.data, str(home))
         prepared[ticker] = (parent, loaded, prepare.submit(loaded, config, tracker, parent, ticker))
-    fits = {}
+    fits: dict[str, Any] = {}
     if training.scope == "global":
         # One model per variant, once every ticker is prepared (a failed one is left out).
-        pool = [allow_failure(d) for _, _, d in prepared.values()]
-        fits = {
-            v.name: allow_failure(train_global.submit(v, pool, config, tracker, tags))
-            for v in config.variants
+        done = [d.result(raise_on_failure=False) for _, _, d in prepared.values()]
+        ready = [d for d in done if isinstance(d, TickerData)]
+        trained_fits = {
+            v.name: train_global.submit(v, ready, config, tracker, tags) for v in config.variants
         }
+        fits = {n: f.result(raise_on_failure=False) for n, f in trained_fits.items()}
     for ticker, (parent, loaded, data) in prepared.items():
         if fits:
             trained = global_ticker.submit(data, fits, config, tracker, parent, ticker, tags)

@@ -81,15 +81,15 @@ def _backtest_parts(ready: list[TickerData], config: RunConfig, outputs: int) ->
 @task(name="train-global", task_run_name="train-global-{variant.name}", cache_policy=NO_CACHE)
 def train_global(
     variant: VariantConfig,
-    prepared: list[Any],
+    ready: list[TickerData],
     config: RunConfig,
     tracker: store.Tracker,
     tags: dict[str, str],
 ) -> GlobalFit:
-    """Train one variant on the pooled windows of every prepared ticker, once per use.
+    """Train one variant on every prepared ticker's pooled windows: test-table and backtest models.
 
-    ``prepared`` holds each ticker's :class:`TickerData`, or the error of a ticker that
-    could not be prepared (that ticker is left out of the pool and fails on its own).
+    ``ready`` holds the tickers that could be prepared (one that could not fails on its
+    own and is left out of the pool).
 
     Raises:
         ValueError: If no ticker could be prepared.
@@ -97,7 +97,6 @@ def train_global(
     logger = get_run_logger()
     seed_process(config.training.seed)
     store.use_store(tracker)
-    ready = [d for d in prepared if isinstance(d, TickerData)]
     if not ready:
         raise ValueError(f"{variant.name}: no ticker was prepared, nothing to pool")
     tickers = [d.dataset.ticker for d in ready]
@@ -198,6 +197,8 @@ def global_ticker(
 
     ``fits`` holds each variant's :class:`GlobalFit`, or the error that ended its pooled
     training (the variant is then failed for this ticker, as a per-ticker failure is).
+    The flow waits for them before it submits this task, so they arrive as values on
+    any runner.
     """
     store.use_store(tracker)
     result = TrainResult(ticker, device=devices())
