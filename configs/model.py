@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -191,6 +191,15 @@ class TrainingConfig(Strict):
             description="Compute in float16 where a GPU is present (output layer float32)",
         ),
     ] = False
+    scope: Annotated[
+        Literal["per_ticker", "global"],
+        Field(
+            title="Model scope",
+            description="per_ticker: one model per variant and ticker; global: one model per "
+            "variant trained on the pooled windows of every ticker, each ticker scaled on its "
+            "own training rows",
+        ),
+    ] = "per_ticker"
     dispatch: Annotated[
         Dispatch,
         Field(
@@ -313,3 +322,34 @@ class RunnerConfig(Strict):
             description="Scheduler of an existing cluster, tcp://host:8786 (empty: local)",
         ),
     ] = None
+
+
+def check_scope(config: Any) -> None:
+    """Refuse what a global model (``training.scope: global``) cannot run, naming the field.
+
+    One model serves every ticker, so it needs several tickers, trains in the flow's
+    process (not per ticker on a deployment), is fitted once before the backtest's first
+    origin (no refits), bands by conformal residuals (no quantile head of its own) and is
+    not refitted per ticker for the registry.
+
+    Raises:
+        ValueError: Naming the field that conflicts with the global scope.
+    """
+    if config.training.scope != "global":
+        return
+    why = None
+    if len(config.data.tickers) < 2:
+        why = "data.tickers holds one ticker: pooling needs at least two"
+    elif config.training.dispatch == "deployment":
+        why = "training.dispatch 'deployment' trains per ticker; use 'inprocess'"
+    elif config.backtest is not None and config.backtest.refit_every:
+        why = "backtest.refit_every must be 0 (the pooled model is fitted once, before the origins)"
+    elif config.intervals is not None and config.intervals.method != "conformal":
+        why = (
+            f"intervals.method {config.intervals.method!r} trains a quantile head per "
+            "ticker; use 'conformal'"
+        )
+    elif config.champion.register_winner:
+        why = "champion.register_winner refits the winner per ticker; set it to false"
+    if why:
+        raise ValueError(f"training.scope 'global': {why}")

@@ -24,6 +24,7 @@ from pricecast.configs.model import (
     SplitConfig,
     TrainingConfig,
     VariantConfig,
+    check_scope,
 )
 from pricecast.configs.series import check_series_features, series_defaults
 
@@ -140,6 +141,7 @@ class RunConfig(Strict):
                 "intervals must not be null"
             )
         check_interval_method(self)
+        check_scope(self)
         return self
 
     def variant(self, name: str) -> VariantConfig:

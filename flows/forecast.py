@@ -36,6 +36,7 @@ from pricecast.flows.champion import (
 )
 from pricecast.flows.dispatch import why_unserved
 from pricecast.flows.fetch import fetch_prices
+from pricecast.flows.global_train import global_ticker, train_global
 from pricecast.flows.home import forecast_home, run_output_dir
 from pricecast.flows.report import evaluate_ticker, report_ticker
 from pricecast.flows.results import TickerData, TrainResult
@@ -234,11 +235,25 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     tags = _prefect_tags()
     config_data = config.model_dump(mode="json")
     plan: dict[str, tuple[str, list[PrefectFuture], list[PrefectFuture]]] = {}
+    prepared = {}
     for ticker in config.data.tickers:
         parent = runs.start_ticker_run(tracker, ticker, config_data, tags)
         loaded = fetch_prices.submit(ticker, config.data, str(home))
-        data = prepare.submit(loaded, config, tracker, parent, ticker)
-        trained = train_ticker.submit(data, config, tracker, parent, ticker, tags)
+        prepared[ticker] = (parent, loaded, prepare.submit(loaded, config, tracker, parent, ticker))
+    fits: dict[str, Any] = {}
+    if training.scope == "global":
+        # One model per variant, once every ticker is prepared (a failed one is left out).
+        done = [d.result(raise_on_failure=False) for _, _, d in prepared.values()]
+        ready = [d for d in done if isinstance(d, TickerData)]
+        trained_fits = {
+            v.name: train_global.submit(v, ready, config, tracker, tags) for v in config.variants
+        }
+        fits = {n: f.result(raise_on_failure=False) for n, f in trained_fits.items()}
+    for ticker, (parent, loaded, data) in prepared.items():
+        if fits:
+            trained = global_ticker.submit(data, fits, config, tracker, parent, ticker, tags)
+        else:
+            trained = train_ticker.submit(data, config, tracker, parent, ticker, tags)
         scored = evaluate_ticker.submit(data, trained, config, ticker)
         report = report_ticker.submit(
             data, trained, scored, config, tracker, parent, str(out), ticker

@@ -177,6 +177,41 @@ def variant_run(
             raise
 
 
+@contextmanager
+def global_run(
+    tracker: Tracker, name: str, tickers: list[str], tags: Mapping[str, str], as_of: str = ""
+) -> Iterator[str]:
+    """Open the run of a variant's pooled model (``training.scope: global``) as the active run.
+
+    One such run per variant holds the one model every ticker's child run forecasts with
+    (their ``global_run_id`` tag points here); it is named ``global <variant> <as_of>``.
+
+    Yields:
+        The run id.
+    """
+    with mlflow.start_run(
+        experiment_id=tracker.experiment_id,
+        run_name=run_name("global", as_of, name),
+        tags={
+            "variant": name,
+            "tickers": ",".join(tickers)[:5000],
+            KIND_TAG: "global",
+            OWNER_TAG: owner(),
+            **tags,
+        },
+    ) as run:
+        try:
+            yield run.info.run_id
+        except BaseException as err:
+            tracker.client.set_tag(run.info.run_id, "error", f"{type(err).__name__}: {err}"[:5000])
+            raise
+
+
+def log_params(tracker: Tracker, run_id: str, params: Mapping[str, str]) -> None:
+    """Log string params on a run (long values cut to MLflow's limit)."""
+    _log_params(tracker.client, run_id, params)
+
+
 class EpochCallback(MlflowCallback):
     """MLflow's Keras callback, less what would mislead in the run's charts or slow it down.
 
@@ -239,9 +274,11 @@ def log_variant(
     client.log_batch(run_id, metrics=_finite(fit_metrics))
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        # The scaler is stored as data (its statistics), never as a pickle.
-        (d / "scaler.json").write_text(json.dumps(scaler.state(), indent=1))
-        client.log_artifact(run_id, str(d / "scaler.json"))
+        # The scaler is stored as data (its statistics), never as a pickle. A pooled
+        # model has none of its own: each ticker's scaler goes with the ticker.
+        if scaler is not None:
+            (d / "scaler.json").write_text(json.dumps(scaler.state(), indent=1))
+            client.log_artifact(run_id, str(d / "scaler.json"))
     # The signature needs the output's shape and dtype only: no predict call (and no
     # tf.function tracing) just to learn them.
     output = np.zeros((len(example), int(model.output_shape[-1])), dtype="float32")

@@ -40,3 +40,25 @@ def test_dask_local_cluster_matches_threads(prefect_api, home, tmp_path):
                     name,
                     key,
                 )
+
+
+def test_global_scope_on_dask_matches_threads(prefect_api, home, tmp_path):
+    def run(kind: str) -> dict:
+        config = small_config(epochs=1).model_copy(update={"experiment": f"it-global-{kind}"})
+        config.training.scope = "global"
+        config.champion.register_winner = False
+        config.runner.kind = kind
+        config.runner.max_workers = 2
+        out = tmp_path / f"global-{kind}"
+        state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
+        assert state.is_completed(), state.message
+        summary = json.loads((out / "summary.json").read_text())
+        for info in summary["tickers"].values():
+            assert len(set(info["mlflow"]["model_uris"].values())) == 3
+        return {t: info["models"] for t, info in summary["tickers"].items()}
+
+    threads, dask = run("threads"), run("dask")
+    assert set(dask) == {"KO", "MSFT"}
+    for ticker, models in threads.items():
+        for name in ("rnn", "lstm", "gru"):
+            assert dask[ticker][name]["rmse"] == pytest.approx(models[name]["rmse"], rel=1e-5)

@@ -178,3 +178,25 @@ def test_interval_method_is_refused_where_it_cannot_run():
     guard = _error({"intervals.method": "quantile", "champion.metric": "interval_score"})
     assert "champion.metric 'interval_score'" in guard
     assert load_config("seed_fb", {"intervals.method": "conformal", "backtest": None})
+
+
+def test_global_scope_loads_for_several_tickers():
+    cfg = load_config("default", {"training.scope": "global", "champion.register_winner": False})
+    assert cfg.training.scope == "global"
+    assert load_config("default").training.scope == "per_ticker"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"data.tickers": ["KO"]}, "data.tickers holds one ticker"),
+        ({"training.dispatch": "deployment"}, "training.dispatch 'deployment'"),
+        ({"backtest.refit_every": 20}, "backtest.refit_every must be 0"),
+        ({"intervals.method": "quantile"}, "intervals.method 'quantile'"),
+        ({"champion.register_winner": True}, "champion.register_winner"),
+    ],
+)
+def test_global_scope_refuses_what_it_cannot_run(overrides, names):
+    base = {"training.scope": "global", "champion.register_winner": False}
+    msg = _error({**base, **overrides}, ref="default")
+    assert "training.scope 'global': " + names in msg
