@@ -163,8 +163,13 @@ def _use(
         forecasts = forecast_split(forecaster, state, data, "test")
         runs.log_params(tracker, run_id, {"model_uri": fit.model_uri, "scope": "global"})
         trained = TrainedVariant(fit.name, fit.table.model, fit.table.fit, forecaster, state)
-    # The pooled training's seconds are the global run's, not this ticker's.
-    figures = {**fit.fit, "train_seconds": 0.0, "log_seconds": time.perf_counter() - t0}
+    # The pooled trainings (seconds and count) are the global run's, not this ticker's.
+    figures = {
+        **fit.fit,
+        "train_seconds": 0.0,
+        "fits": 0.0,
+        "log_seconds": time.perf_counter() - t0,
+    }
     result = VariantResult(fit.name, run_id, fit.model_uri, forecasts, figures, trained)
     if ticker_data.backtest is None or fit.backtest is None:
         return result, None

@@ -34,6 +34,7 @@ def test_global_run_trains_one_model_per_variant_and_scores_every_ticker(home, t
             uris[v].add(info["mlflow"]["model_uris"][v])
         # The pooled training is the global run's, not counted again per ticker.
         assert info["timings"]["train"] == {"rnn": 0.0, "gru": 0.0}
+        assert info["timings"]["fits"] == {"rnn": 0.0, "gru": 0.0}
     # One model per variant serves every ticker.
     assert all(len(u) == 1 for u in uris.values())
 
