@@ -14,8 +14,8 @@ import keras
 import numpy as np
 
 from pricecast.configs.schema import TrainingConfig, VariantConfig
-from pricecast.models.training import FitResult, fit
-from pricecast.models.variant import build_variant_model, keras_model_fns
+from pricecast.models.training import FitResult
+from pricecast.models.variant import build_variant_model, keras_model_fns, refit
 from pricecast.tasks.forecasters import ModelFns
 from pricecast.tasks.pooling import Pooled, frozen
 
@@ -65,19 +65,8 @@ def train_pooled(
     )
     outputs = fns.outputs(horizon)
     model = build_variant_model(variant, training, window, n_features, outputs, mixed_precision)
-    result = fit(
-        model,
-        pooled.x_train,
-        pooled.y_train,
-        pooled.x_val,
-        pooled.y_val,
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        patience=training.patience,
-        reduce_lr_patience=training.reduce_lr_patience,
-        seed=training.seed,
-        callbacks=callbacks,
-    )
+    arrays = (pooled.x_train, pooled.y_train, pooled.x_val, pooled.y_val)
+    result = refit(model, training, arrays, None, None, callbacks=callbacks)
     # Traced here, once: the tickers then predict with it concurrently.
     fns.predict(model, np.asarray(pooled.x_val[:1]))
     return PooledModel(model, result, frozen(variant.name, model, fns.predict, fns.strategy))

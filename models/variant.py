@@ -213,22 +213,8 @@ def train_variant(
     model = build_variant_model(
         variant, training, data.window, len(data.features), data.horizon, mixed_precision
     )
-    x_train, y_train = data.part("train")
-    x_val, y_val = data.part("val")
-    result = fit(
-        model,
-        x_train,
-        y_train,
-        x_val,
-        y_val,
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        patience=training.patience,
-        reduce_lr_patience=training.reduce_lr_patience,
-        seed=training.seed,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    arrays = (*data.part("train"), *data.part("val"))
+    result = refit(model, training, arrays, None, None, verbose, callbacks)
     return TrainedVariant(
         variant.name,
         model,
