@@ -26,14 +26,13 @@ from pricecast.models.recurrent import devices
 from pricecast.models.training import EpochLogger, StopWhenSet, seed_process
 from pricecast.models.variant import TrainedVariant, variant_forecaster
 from pricecast.stores.tracking import runs, store
-from pricecast.tasks.backtest import walk_forward
+from pricecast.tasks.backtest import backtest_setup, walk_forward
 from pricecast.tasks.evaluation import forecast_split
 from pricecast.tasks.forecasters import Fitted
 from pricecast.tasks.interval_scores import by_horizon
 from pricecast.tasks.pooling import (
     Arrays,
     backtest_arrays,
-    backtest_setup,
     first_origin,
     pool,
     pooled_names,

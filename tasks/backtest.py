@@ -60,6 +60,7 @@ __all__ = [
     "fit_backtest",
     "insample_scale",
     "origin_rows",
+    "backtest_setup",
     "refit_segments",
     "summarize",
     "walk_forward",
@@ -208,6 +209,31 @@ def _long_frame(
     return pd.concat(parts, ignore_index=True)[[*COLUMNS, *extra]]
 
 
+def backtest_setup(
+    series: Series,
+    features: FeaturesConfig,
+    backtest: BacktestConfig,
+    target: str,
+    intervals: IntervalsConfig | None,
+) -> WindowSetup:
+    """The :class:`WindowSetup` the walk-forward cuts a ticker's training sets with.
+
+    One place, so that a pooled (global) model's training sets end where each ticker's
+    own walk-forward would end them.
+    """
+    return WindowSetup(
+        window=features.window,
+        horizon=features.horizon,
+        lo_length=(
+            backtest.training_window_length if backtest.training_window == "sliding" else None
+        ),
+        val_fraction=backtest.val_fraction,
+        scaler=features.scaler,
+        calibrate=intervals is not None,
+        relative=relative_space(series, target),
+    )
+
+
 def walk_forward(
     prices: pd.DataFrame,
     models: Sequence[ModelFns] = (),
@@ -261,17 +287,7 @@ def walk_forward(
     for m in models:
         check_strategy(m.strategy, series.inputs, target)
     origins = origin_rows(len(series.prices), backtest.n_origins, backtest.step)
-    setup = WindowSetup(
-        window=features.window,
-        horizon=features.horizon,
-        lo_length=(
-            backtest.training_window_length if backtest.training_window == "sliding" else None
-        ),
-        val_fraction=backtest.val_fraction,
-        scaler=features.scaler,
-        calibrate=intervals is not None,
-        relative=relative_space(series, target),
-    )
+    setup = backtest_setup(series, features, backtest, target, intervals)
     everyone = [windowed(m, setup) for m in models]
     if include_baselines:
         everyone += baseline_models(features.horizon, backtest.ma_window, season_length)

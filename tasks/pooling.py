@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pricecast.configs.intervals import IntervalsConfig
-from pricecast.configs.schema import BacktestConfig, FeaturesConfig
+from pricecast.configs.schema import BacktestConfig
 from pricecast.tasks.backtest import origin_rows
 from pricecast.tasks.dataset import Dataset
 from pricecast.tasks.forecasters import (
@@ -28,7 +27,6 @@ from pricecast.tasks.forecasters import (
     WindowSetup,
     training_set,
 )
-from pricecast.tasks.interval_backtest import relative_space
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """``(x_train, y_train, x_val, y_val)`` of one ticker, already scaled."""
@@ -88,27 +86,6 @@ def table_arrays(data: Dataset) -> Arrays:
     x_tr, y_tr = data.part("train")
     x_val, y_val = data.part("val")
     return x_tr, y_tr, x_val, y_val
-
-
-def backtest_setup(
-    series: Series,
-    features: FeaturesConfig,
-    backtest: BacktestConfig,
-    target: str,
-    intervals: IntervalsConfig | None,
-) -> WindowSetup:
-    """The :class:`WindowSetup` the walk-forward cuts a ticker's training set with."""
-    return WindowSetup(
-        window=features.window,
-        horizon=features.horizon,
-        lo_length=(
-            backtest.training_window_length if backtest.training_window == "sliding" else None
-        ),
-        val_fraction=backtest.val_fraction,
-        scaler=features.scaler,
-        calibrate=intervals is not None,
-        relative=relative_space(series, target),
-    )
 
 
 def first_origin(series: Series, backtest: BacktestConfig) -> int:

@@ -8,12 +8,11 @@ import pytest
 
 from pricecast.configs.schema import BacktestConfig, FeaturesConfig, SplitConfig
 from pricecast.stores.price_format import normalize_yahoo
-from pricecast.tasks.backtest import walk_forward
+from pricecast.tasks.backtest import backtest_setup, walk_forward
 from pricecast.tasks.dataset import build_dataset
 from pricecast.tasks.forecasters import series_from_prices
 from pricecast.tasks.pooling import (
     backtest_arrays,
-    backtest_setup,
     first_origin,
     frozen,
     pool,
