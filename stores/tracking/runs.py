@@ -136,6 +136,23 @@ def finish_run(tracker: Tracker, run_id: str, error: str | None = None) -> None:
 
 
 @contextmanager
+def _active_run(tracker: Tracker, **kwargs: Any) -> Iterator[str]:
+    """``mlflow.start_run`` in the tracker's experiment; an exception is tagged ``error``.
+
+    Leaving the ``with`` on an exception ends the run as FAILED; the tag says why.
+
+    Yields:
+        The run id.
+    """
+    with mlflow.start_run(experiment_id=tracker.experiment_id, **kwargs) as run:
+        try:
+            yield run.info.run_id
+        except BaseException as err:
+            tracker.client.set_tag(run.info.run_id, "error", f"{type(err).__name__}: {err}"[:5000])
+            raise
+
+
+@contextmanager
 def variant_run(
     tracker: Tracker,
     parent_id: str,
@@ -156,8 +173,8 @@ def variant_run(
     Yields:
         The child run id.
     """
-    with mlflow.start_run(
-        experiment_id=tracker.experiment_id,
+    with _active_run(
+        tracker,
         run_name=run_name(ticker, as_of, name),
         parent_run_id=parent_id,
         nested=True,
@@ -168,13 +185,8 @@ def variant_run(
             OWNER_TAG: owner(),
             **tags,
         },
-    ) as run:
-        try:
-            yield run.info.run_id
-        except BaseException as err:
-            # Leaving the ``with`` on an exception ends the run as FAILED.
-            tracker.client.set_tag(run.info.run_id, "error", f"{type(err).__name__}: {err}"[:5000])
-            raise
+    ) as run_id:
+        yield run_id
 
 
 @contextmanager
@@ -189,8 +201,8 @@ def global_run(
     Yields:
         The run id.
     """
-    with mlflow.start_run(
-        experiment_id=tracker.experiment_id,
+    with _active_run(
+        tracker,
         run_name=run_name("global", as_of, name),
         tags={
             "variant": name,
@@ -199,12 +211,8 @@ def global_run(
             OWNER_TAG: owner(),
             **tags,
         },
-    ) as run:
-        try:
-            yield run.info.run_id
-        except BaseException as err:
-            tracker.client.set_tag(run.info.run_id, "error", f"{type(err).__name__}: {err}"[:5000])
-            raise
+    ) as run_id:
+        yield run_id
 
 
 def log_params(tracker: Tracker, run_id: str, params: Mapping[str, str]) -> None:
