@@ -81,11 +81,7 @@ def running(home: Path) -> ServerState | None:
     why.
     """
     path = state_file(home)
-    try:
-        state = read_state(path)
-    except ValueError as err:
-        _forget(path, str(err))
-        return None
+    state = _read(path)
     if state is None:
         return None
     if alive(state.pid) and healthy(state.url):
@@ -105,6 +101,15 @@ def _forget(path: Path, why: str) -> None:
         file=sys.stderr,
     )
     clear_state(path)
+
+
+def _read(path: Path) -> ServerState | None:
+    """The state in ``path``; a garbled file is forgotten (said on stderr), giving ``None``."""
+    try:
+        return read_state(path)
+    except ValueError as err:
+        _forget(path, str(err))
+        return None
 
 
 def choose_api(home: Path) -> str:
@@ -231,11 +236,7 @@ def _stop_group(pid: int) -> None:
 def stop(home: Path) -> ServerState | None:
     """Stop this home's server and remove its state file; the state it had, if any."""
     path = state_file(home)
-    try:
-        state = read_state(path)
-    except ValueError as err:
-        _forget(path, str(err))
-        return None
+    state = _read(path)
     if state is not None:
         if alive(state.pid):
             _stop_group(state.pid)
