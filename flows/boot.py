@@ -1,19 +1,68 @@
-"""What a flow process does first: TensorFlow without its start-up noise, and run names.
+"""What a flow process does first: TensorFlow loading beside the first tasks, and run names.
 
-A worker starts a flow run by importing its module (``pricecast.flows.forecast``,
-``.nightly`` or ``.train``); each imports this module before anything that loads
-TensorFlow, so the worker's log shows the run, not TensorFlow's native INFO preamble
-(oneDNN, CPU features) that the ``forecast`` command already hides.
+TensorFlow's import (with Keras, about 7 s on two cores) is the largest fixed cost of a
+run, and only the steps that train or predict need it. A flow therefore starts it on a
+background thread (:func:`load_tensorflow`) and goes on: fetching and preparing prices
+need no TensorFlow, so they run while it loads. The flow waits for it
+(:func:`tensorflow_ready`) only before it submits the first step that trains or
+predicts. The import is quiet: the worker's log shows the run, not TensorFlow's native
+INFO preamble (oneDNN, CPU features) that the ``forecast`` command also hides.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import threading
 from typing import Any
 
 from pricecast.flows.console import import_tensorflow_quietly
 
-import_tensorflow_quietly()
+_lock = threading.Lock()
+_loader: threading.Thread | None = None
+_failure: list[BaseException] = []
+
+
+def _import_tensorflow() -> None:
+    try:
+        import_tensorflow_quietly()
+        import pricecast.models.training  # noqa: F401  (Keras too)
+    except BaseException as exc:  # handed to tensorflow_ready's caller
+        _failure.append(exc)
+
+
+def load_tensorflow() -> None:
+    """Start importing TensorFlow and Keras on a background thread, once per process.
+
+    Callers import nothing from them until :func:`tensorflow_ready` returns: two threads
+    importing one package at once can see it half-initialised.
+    """
+    global _loader
+    with _lock:
+        if _loader is None:
+            if "keras" in sys.modules:
+                _loader = threading.Thread(target=lambda: None)
+            else:
+                _loader = threading.Thread(
+                    target=_import_tensorflow, name="import-tensorflow", daemon=True
+                )
+            _loader.start()
+
+
+def tensorflow_ready(seed: int) -> None:
+    """Wait for TensorFlow's import, then seed this process (``seed_process``) once.
+
+    Raises:
+        ImportError: If TensorFlow or Keras could not be imported (its cause attached).
+    """
+    load_tensorflow()
+    assert _loader is not None
+    _loader.join()
+    if _failure:
+        raise ImportError(f"TensorFlow could not be imported: {_failure[0]}") from _failure[0]
+    from pricecast.models.training import seed_process
+
+    seed_process(seed)
 
 
 def run_label(tickers: list[str], when: str) -> str:

@@ -20,7 +20,6 @@ from prefect.cache_policies import NO_CACHE
 from pricecast.configs.schema import RunConfig
 from pricecast.flows.results import BacktestResult, Registration, TickerData, TrainResult
 from pricecast.flows.summary import BacktestSummary
-from pricecast.models.production import PROCEDURE, refit_on_all
 from pricecast.stores import outputs
 from pricecast.stores.tracking import registry, reporting, runs, store
 from pricecast.tasks.backtest import insample_scale, summarize, walk_forward
@@ -152,6 +151,8 @@ def decide_champion(
 
 def _settings(config: RunConfig, name: str) -> dict:
     """What shapes a registered candidate besides its prices (for its fingerprint)."""
+    from pricecast.models.production import PROCEDURE
+
     return {
         "procedure": PROCEDURE,
         "variant": config.variant(name).model_dump(mode="json"),
@@ -180,6 +181,8 @@ def register_champion(
     A candidate whose prices, configuration and seed match a registered version (its
     ``fingerprint`` tag) is not registered again and does not move the alias.
     """
+    from pricecast.models.production import PROCEDURE, refit_on_all
+
     data = ticker_data.dataset
     version, refit_seconds, holder = None, 0.0, None
     name = decision.candidate

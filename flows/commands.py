@@ -47,12 +47,14 @@ def run_command(
     store.check_reachable(uri)
     outputs.check_writable(out)
     api_start = start_temporary_api(opts.verbose)
-    import_tensorflow_quietly()
     from pricecast.flows import stopping
+    from pricecast.flows.boot import load_tensorflow
     from pricecast.flows.forecast import with_runner
     from pricecast.flows.progress import live_output
     from pricecast.flows.summary import RunSummary
     from pricecast.flows.table import print_comparison
+
+    load_tensorflow()  # on a thread, while the flow starts and its first tasks fetch
 
     if not opts.debug:
         quiet_console()
@@ -152,10 +154,12 @@ def replay_command(
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
     api_start = start_temporary_api(opts.verbose)
-    import_tensorflow_quietly()
     from pricecast.flows import stopping
+    from pricecast.flows.boot import load_tensorflow
     from pricecast.flows.nightly import nightly
     from pricecast.flows.progress import live_output
+
+    load_tensorflow()  # on a thread, while the flow starts
 
     if not opts.debug:
         quiet_console()
@@ -219,15 +223,15 @@ def deploy_command(
     timezone: str | None,
     dispatch: str | None,
 ) -> int:
-    """``forecast deploy``: work pools and deployments on ``PREFECT_API_URL``."""
+    """``forecast deploy``: pools and deployments on ``PREFECT_API_URL`` or ``forecast server``."""
     home = forecast_home()
     prepare_environment(home)
+    api = choose_api(home)
     from pricecast.configs.loader import load_config, require_prices
 
     overrides = {"training.dispatch": dispatch} if dispatch else {}
     nightly = require_prices(load_config(config_ref, overrides), "the nightly deployment")
     on_demand = load_config(on_demand_ref or config_ref, overrides)
-    import_tensorflow_quietly()
     from pricecast.flows import deploy
 
     if (why := deploy.missing_api()) is not None:
@@ -238,6 +242,7 @@ def deploy_command(
         cron=cron or deploy.NIGHTLY_CRON,
         timezone=timezone or deploy.NIGHTLY_TIMEZONE,
     )
+    print(f"Prefect API: {api}")
     if result.pools:
         print(f"created work pools: {', '.join(result.pools)}")
     for name, ident in result.deployments.items():

@@ -54,8 +54,9 @@ def missing_api() -> str | None:
     if get_current_settings().api.url:
         return None
     return (
-        "forecast deploy needs a Prefect server: start one with `prefect server start` "
-        "(or `docker compose up`) and set PREFECT_API_URL=http://HOST:4200/api"
+        "forecast deploy needs a Prefect server: start one with `forecast server start` "
+        "(this FORECAST_HOME's), or `prefect server start` or `docker compose up` and set "
+        "PREFECT_API_URL=http://HOST:4200/api"
     )
 
 

@@ -27,7 +27,7 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.schema import RunConfig
-from pricecast.flows.boot import forecast_run_name
+from pricecast.flows.boot import forecast_run_name, load_tensorflow, tensorflow_ready
 from pricecast.flows.champion import (
     backtest_ticker,
     decide_champion,
@@ -36,14 +36,11 @@ from pricecast.flows.champion import (
 )
 from pricecast.flows.dispatch import why_unserved
 from pricecast.flows.fetch import fetch_prices
-from pricecast.flows.global_train import global_ticker, train_global
 from pricecast.flows.home import forecast_home, run_output_dir
 from pricecast.flows.report import evaluate_ticker, report_ticker
 from pricecast.flows.results import TickerData, TrainResult
 from pricecast.flows.summary import BacktestFailure, RunSummary
 from pricecast.flows.table import artifact_rows, comparison_frame
-from pricecast.flows.train import failure_message, train_in_process
-from pricecast.models.training import seed_process
 from pricecast.stores import outputs
 from pricecast.stores.prices import LoadedPrices
 from pricecast.stores.tracking import handoff, runs, store
@@ -138,6 +135,8 @@ def train_ticker(
         result = TrainResult.from_json(handoff.read_train_result(tracker, parent_id))
     else:
         # Variants (and their backtests) run on threads, as many at once as the config allows.
+        from pricecast.flows.train import failure_message, train_in_process
+
         result = train_in_process(ticker, config, tracker, parent_id, ticker_data.dataset, tags)
         message = failure_message(result, config)
         state_name = "Failed" if message else "Completed"
@@ -229,9 +228,9 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     training = config.training
     if training.dispatch == "deployment" and (why := why_unserved(training.deployment)):
         return Failed(message=f"training cannot be dispatched: {why}")
+    load_tensorflow()  # fetching and preparing need none of it: they run while it loads
     tracker = store.open_experiment(config.experiment, home)
     store.use_store(tracker)  # the entry point: once, for MLflow's fluent helpers
-    seed_process(config.training.seed)
     tags = _prefect_tags()
     config_data = config.model_dump(mode="json")
     plan: dict[str, tuple[str, list[PrefectFuture], list[PrefectFuture]]] = {}
@@ -240,8 +239,11 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         parent = runs.start_ticker_run(tracker, ticker, config_data, tags)
         loaded = fetch_prices.submit(ticker, config.data, str(home))
         prepared[ticker] = (parent, loaded, prepare.submit(loaded, config, tracker, parent, ticker))
+    tensorflow_ready(training.seed)  # before the first step that trains or predicts
     fits: dict[str, Any] = {}
     if training.scope == "global":
+        from pricecast.flows.global_train import train_global
+
         # One model per variant, once every ticker is prepared (a failed one is left out).
         done = [d.result(raise_on_failure=False) for _, _, d in prepared.values()]
         ready = [d for d in done if isinstance(d, TickerData)]
@@ -251,6 +253,8 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         fits = {n: f.result(raise_on_failure=False) for n, f in trained_fits.items()}
     for ticker, (parent, loaded, data) in prepared.items():
         if fits:
+            from pricecast.flows.global_train import global_ticker
+
             trained = global_ticker.submit(data, fits, config, tracker, parent, ticker, tags)
         else:
             trained = train_ticker.submit(data, config, tracker, parent, ticker, tags)

@@ -7,9 +7,12 @@ Nothing here reads a price dated after ``as_of``: the prices are cut there as th
 loaded, and every later step receives that frame.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,8 +20,6 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pricecast.configs.schema import RunConfig
-from pricecast.models.forecaster import Forecaster
-from pricecast.models.production import PROCEDURE, refit_on_all
 from pricecast.stores import outputs
 from pricecast.stores.ledger import Ledger
 from pricecast.stores.prices import LoadedPrices
@@ -38,6 +39,9 @@ from pricecast.tasks.live import (
 from pricecast.tasks.plot_bands import live_bands
 from pricecast.tasks.plots import live_figure
 from pricecast.tasks.validate import validate_prices
+
+if TYPE_CHECKING:
+    from pricecast.models.forecaster import Forecaster
 
 _loaded: dict[tuple[str, str, str], Forecaster] = {}
 """Production forecasters loaded in this process, by (tracking URI, ticker, version)."""
@@ -148,6 +152,8 @@ def production_refit(
     Returns:
         The production version, or ``None`` when no variant holds ``@champion``.
     """
+    from pricecast.models.production import PROCEDURE, refit_on_all
+
     champion = registry.champion_version(main_tracker, ticker)
     if champion is None:
         return None

@@ -31,7 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pricecast.configs.loader import require_prices
 from pricecast.configs.schema import RunConfig
-from pricecast.flows.boot import nightly_run_name
+from pricecast.flows.boot import load_tensorflow, nightly_run_name, tensorflow_ready
 from pricecast.flows.fetch import fetch_prices
 from pricecast.flows.forecast import forecast
 from pricecast.flows.home import forecast_home, outputs_root
@@ -44,7 +44,6 @@ from pricecast.flows.night import (
     record_night,
     score_night,
 )
-from pricecast.models.training import seed_process
 from pricecast.stores import outputs
 from pricecast.stores.ledger import Ledger, resolve_url
 from pricecast.stores.tracking import store
@@ -261,6 +260,7 @@ def nightly(
         ``{"nights": [...], "failed": {...}}``; a Failed state naming the failures.
     """
     require_prices(config, "the nightly loop")
+    load_tensorflow()  # while the stores open and the sessions are worked out
     logger = get_run_logger()
     cal = config.live.calendar
     home = forecast_home()
@@ -283,7 +283,6 @@ def nightly(
     main = store.open_experiment(config.experiment, home)
     live_store = store.open_experiment(config.experiment + config.live.experiment_suffix, home)
     store.use_store(main)  # the entry point: once, for MLflow's fluent helpers
-    seed_process(config.training.seed)
     ledger = Ledger(resolve_url(home))
     if start is not None:
         nights = list(sessions_between(start, end, cal))
@@ -298,6 +297,7 @@ def nightly(
     results: list[NightResult] = []
     failed: dict[str, dict[str, str]] = {}
     seconds: dict[str, float] = {}
+    tensorflow_ready(config.training.seed)  # before the first step that trains or predicts
     for night in nights:
         t0 = time.perf_counter()
         done, bad = _night(config, night, ledger, (main, live_store), home, out)

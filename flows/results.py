@@ -10,14 +10,17 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pricecast.configs.schema import BacktestConfig
-from pricecast.models.variant import TrainedVariant
 from pricecast.tasks.champion import ChampionDecision
 from pricecast.tasks.dataset import Dataset
+
+if TYPE_CHECKING:
+    from pricecast.models.variant import TrainedVariant
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,6 @@ from pricecast.flows import stopping
 from pricecast.flows.boot import train_run_name
 from pricecast.flows.home import forecast_home
 from pricecast.flows.results import TrainResult, VariantBacktest, VariantResult
-from pricecast.flows.variant_run import evaluate_variant_task, log_trained, variant_walk_forward
-from pricecast.models.recurrent import devices
-from pricecast.models.training import EpochLogger, FitResult, StopWhenSet, seed_process
-from pricecast.models.variant import train_variant
 from pricecast.stores.tracking import handoff, runs, store
 from pricecast.tasks.dataset import Dataset, build_dataset
 from pricecast.tasks.evaluation import backtest_gap, forecast_split
@@ -50,6 +46,10 @@ def train_variant_task(
     mixed_precision: bool,
 ) -> VariantResult:
     """Train one variant in its own MLflow child run and forecast the test span with it."""
+    from pricecast.flows.variant_run import log_trained
+    from pricecast.models.training import EpochLogger, StopWhenSet
+    from pricecast.models.variant import train_variant
+
     logger = get_run_logger()
     run_tags = {**tags, "cell": variant.cell, "mixed_precision": str(mixed_precision)}
     as_of = stamp(data.dates[-1])
@@ -94,6 +94,9 @@ def backtest_variant_task(
     Only when the backtest's origins miss the test span (see ``train_variants``): the
     rows go to its run as ``backtest.csv``, and its ``fits`` metric counts both trainings.
     """
+    from pricecast.flows.variant_run import variant_walk_forward
+    from pricecast.models.training import FitResult
+
     t0 = time.perf_counter()
     fits: list[FitResult] = []
     frame = variant_walk_forward(data, variant, config, mixed_precision, fits)
@@ -135,6 +138,9 @@ def train_variants(
     Returns:
         The :class:`TrainResult`, whose ``failed`` names each variant that failed and why.
     """
+    from pricecast.flows.variant_run import evaluate_variant_task
+    from pricecast.models.recurrent import devices
+
     logger = get_run_logger()
     device = devices()
     mixed = config.training.mixed_precision and device["device"] == "GPU"
@@ -223,6 +229,8 @@ def train_in_process(
     own (no ``train`` flow run to create and close per ticker). Seeded and pointed at the
     store as the ``train`` flow is, since the calling task may run in a worker process.
     """
+    from pricecast.models.training import seed_process
+
     seed_process(config.training.seed)
     store.use_store(tracker)
     with ThreadPoolTaskRunner(max_workers=config.runner.max_workers) as runner:
@@ -253,6 +261,8 @@ def train(
     Returns:
         The :class:`TrainResult`; a Failed state (carrying it) when a variant failed.
     """
+    from pricecast.models.training import seed_process
+
     tracker = store.open_experiment(config.experiment, forecast_home())
     # Whatever process this runs in (a work pool's) is its own entry point: seeded once,
     # and MLflow's fluent helpers pointed at the store.

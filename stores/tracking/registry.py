@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-import keras
 import mlflow
 import mlflow.artifacts
 import mlflow.pyfunc
@@ -79,6 +78,8 @@ def load_forecaster(artifacts: Mapping[str, str]) -> Any:
         spec = ForecastSpec.from_json(Path(artifacts["spec"]).read_text())
     except (ValueError, TypeError) as err:
         raise UnloadableModelError(f"unreadable spec {artifacts['spec']}: {err}") from None
+    import keras
+
     try:
         model = keras.models.load_model(artifacts["keras_model"], compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - a damaged archive raises anything (zipfile, h5py)
@@ -133,6 +134,8 @@ def log_forecaster(tracker: Tracker, run_id: str, forecaster: Any, example: pd.D
     Returns:
         The logged model's URI.
     """
+    import keras
+
     output = forecaster.forecast(example.set_index("date"))
     signature = infer_signature(example, output, params={"horizon": forecaster.spec.horizon})
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_id=run_id):

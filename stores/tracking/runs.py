@@ -13,20 +13,20 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.entities import Metric, Param, RunStatus
-from mlflow.keras import MlflowCallback
-from mlflow.keras import log_model as log_keras_model
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from pricecast.stores.tracking.store import KIND_TAG, OWNER_TAG, Tracker, owner
+
+if TYPE_CHECKING:
+    import keras
 
 TIMING_PREFIX = "time/"
 """Durations and throughput are logged as ``time/<name>``: the MLflow UI groups metrics by
@@ -220,30 +220,10 @@ def log_params(tracker: Tracker, run_id: str, params: Mapping[str, str]) -> None
     _log_params(tracker.client, run_id, params)
 
 
-class EpochCallback(MlflowCallback):
-    """MLflow's Keras callback, less what would mislead in the run's charts or slow it down.
-
-    MLflow's own ``on_train_begin`` logs the optimizer's settings and the model summary.
-    Per epoch, ``loss``, ``val_loss`` and ``learning_rate`` go to the active run of the
-    thread that trains (see :func:`variant_run`) with the epoch as step. Three things
-    differ from MLflow's: the values are logged synchronously (its asynchronous queue
-    makes ending every run wait about a second for the flush), non-finite values are
-    left out (a diverged epoch's NaN loss would flatten the chart; the run's ``error``
-    tag says what happened), and the ``validation_*`` copies of ``val_*`` without a step
-    are not logged.
-    """
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
-        finite = {k: float(v) for k, v in (logs or {}).items() if np.isfinite(v)}
-        if self.log_every_epoch and finite:
-            mlflow.log_metrics(finite, step=epoch, synchronous=True)
-
-    def on_test_end(self, logs: dict | None = None) -> None:  # noqa: D102
-        return None
-
-
 def epoch_callback() -> keras.callbacks.Callback:
-    """The per-epoch MLflow callback of a variant's training (see :class:`EpochCallback`)."""
+    """The per-epoch MLflow callback of a variant's training (``callbacks.EpochCallback``)."""
+    from pricecast.stores.tracking.callbacks import EpochCallback
+
     return EpochCallback()
 
 
@@ -274,6 +254,9 @@ def log_variant(
     Raises:
         RuntimeError: If ``run_id`` is not the active run of this thread.
     """
+    import keras
+    from mlflow.keras import log_model as log_keras_model
+
     active = mlflow.active_run()
     if active is None or active.info.run_id != run_id:
         raise RuntimeError(f"log_variant: run {run_id} is not this thread's active run")

@@ -75,6 +75,18 @@ def test_run_reuses_the_started_server_and_stop_ends_it(home, tmp_path):
 
         scores = _probe(["scores"], env)
         assert "heavy: []" in scores.stdout, scores.stdout + scores.stderr
+
+        # Deployments go to the same server, and creating them loads no TensorFlow.
+        deployed = _probe(["deploy", "-c", str(config)], env)
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        assert f"Prefect API: {url} (forecast server)" in deployed.stdout
+        assert "'tensorflow'" not in deployed.stdout and "'keras'" not in deployed.stdout
+        request = urllib.request.Request(
+            f"{url}/deployments/filter", data=b"{}", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            names = {d["name"] for d in json.load(resp)}
+        assert {"watchlist", "on-demand", "train-gpu"} <= names, names
     finally:
         stopped = run_cli(["server", "stop"], env)
     assert stopped.returncode == 0 and f"stopped the Prefect server at {url}" in stopped.stdout
