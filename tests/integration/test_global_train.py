@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from prefect import flow
 
+from pricecast.configs.intervals import IntervalsConfig
 from pricecast.configs.schema import BacktestConfig, RunConfig
 from pricecast.flows.global_train import global_ticker, train_global
 from pricecast.flows.results import TickerData
@@ -71,6 +72,7 @@ def test_each_variant_trains_once_unless_a_test_span_misses_the_origins(
             "experiment": f"it-global-{n_origins}",
             "variants": base.variants[:2],
             "backtest": BacktestConfig(n_origins=n_origins),
+            "intervals": IntervalsConfig(min_residuals=5),
         }
     )
     ready = _ready(config)
@@ -115,8 +117,13 @@ def test_each_variant_trains_once_unless_a_test_span_misses_the_origins(
             assert frame["cutoff"].nunique() == n_origins
             walked = frame.set_index("cutoff")["predicted"]
             if fits == 1:
-                # The test table is the walk-forward's rows at the test origins.
+                # The test table and its bands are the walk-forward's rows at the test origins.
                 np.testing.assert_array_equal(variant.forecasts[:, 0], walked.loc[origins])
+                assert sorted(variant.bands) == ["lower_80", "lower_95", "upper_80", "upper_95"]
+                for column, band in variant.bands.items():
+                    rows = frame.set_index("cutoff")[column].loc[origins]
+                    np.testing.assert_array_equal(band[:, 0], rows)
+                assert np.isfinite(variant.bands["lower_80"]).any()
             else:
                 assert variant.forecasts.shape == (len(origins), 1)
                 assert np.isfinite(variant.forecasts).all()
