@@ -138,11 +138,12 @@ def train_global(
     }
     once = config.backtest is not None and not gaps
     if gaps:
+        first, why = next(iter(gaps.items()))
         logger.warning(
-            f"global/{variant.name}: "
-            + "; ".join(f"{t}: {why}" for t, why in gaps.items())
-            + ", so the test tables cannot be read from the backtest: the variant also "
-            "trains on every ticker's train split for them"
+            f"global/{variant.name}: {len(gaps)} ticker(s) ({pooled_names(list(gaps))}) "
+            f"whose test span misses the backtest's origins ({first}: {why}), so the test "
+            "tables cannot be read from the backtest: the variant also trains on every "
+            "ticker's train split for them"
         )
     if once:
         logged_pool = pool(_backtest_parts(ready, config, outputs))
