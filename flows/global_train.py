@@ -1,12 +1,16 @@
 """The global model (``training.scope: global``): one model per variant for every ticker.
 
 :func:`train_global` runs once per variant after every ticker's ``prepare``: it pools
-each ticker's windows (scaled by the ticker's own scaler, cut before its test span or
-first backtest origin; ``tasks/pooling.py``), trains the variant's model on them and logs
-it to one MLflow run. :func:`global_ticker` then stands in for a ticker's ``train`` step:
-it forecasts the ticker's test span and walks its backtest with those models, in a child
-run of the ticker per variant, and returns the same :class:`TrainResult` the per-ticker
-path returns, so evaluation, baselines, reports and the summary are unchanged.
+each ticker's windows (scaled by the ticker's own scaler, cut before its first backtest
+origin, or before its test span without a backtest; ``tasks/pooling.py``), trains the
+variant's model on them once and logs it to one MLflow run. :func:`global_ticker` then
+stands in for a ticker's ``train`` step: it walks the ticker's backtest with that model
+and reads the test table from the walk's rows at the test origins, as the per-ticker
+path does (``flows/variant_run.py``), in a child run of the ticker per variant, and
+returns the same :class:`TrainResult` the per-ticker path returns, so evaluation,
+baselines, reports and the summary are unchanged. When a ticker's test span is not
+among its backtest origins, the variant also trains on every ticker's train split for
+the test tables, and says so.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ from pricecast.models.training import EpochLogger, StopWhenSet, seed_process
 from pricecast.models.variant import TrainedVariant, variant_forecaster
 from pricecast.stores.tracking import runs, store
 from pricecast.tasks.backtest import backtest_setup, walk_forward
-from pricecast.tasks.evaluation import forecast_split
+from pricecast.tasks.evaluation import (
+    backtest_gap,
+    forecast_split,
+    split_from_backtest,
+    trained_on,
+)
 from pricecast.tasks.forecasters import Fitted
 from pricecast.tasks.interval_scores import by_horizon
 from pricecast.tasks.pooling import (
@@ -43,24 +52,29 @@ from pricecast.tasks.validate import stamp
 
 @dataclass
 class GlobalFit:
-    """A variant's pooled models and where the test-table model was logged.
+    """A variant's pooled model(s) and where the logged one is.
 
     Attributes:
         name: The variant's name.
         run_id: The MLflow run holding the pooled model.
-        model_uri: The logged test-table model.
-        table: The model trained on every ticker's training span (test table).
+        model_uri: The logged model: the backtest's when the test tables are read from
+            its walk-forward, else the test-table model.
         backtest: The model trained on every ticker's rows before its first backtest
-            origin (``None`` without a backtest).
+            origin: it walks every ticker's backtest and, unless ``table`` is set, gives
+            the test tables (``None`` without a backtest).
+        table: The model trained on every ticker's training span for the test tables:
+            without a backtest, or when a ticker's test span is not among its backtest
+            origins (``None`` otherwise).
         fit: ``epochs_run``, ``best_epoch``, ``train_seconds``, ``samples_per_second``,
-            ``pooled_samples``, ``tickers`` of the test-table model.
+            ``pooled_samples``, ``tickers`` of the logged model, and ``fits`` (the
+            variant's pooled trainings in this run).
     """
 
     name: str
     run_id: str
     model_uri: str
-    table: PooledModel
     backtest: PooledModel | None
+    table: PooledModel | None
     fit: dict[str, float]
 
 
@@ -77,6 +91,16 @@ def _backtest_parts(ready: list[TickerData], config: RunConfig, outputs: int) ->
     return parts
 
 
+def _pooled_span(ready: list[TickerData]) -> str:
+    """``first..last`` day of the rows the backtest's pooled model trains on, all tickers."""
+    spans = []
+    for d in ready:
+        assert d.backtest is not None
+        cutoff = first_origin(d.dataset.series, d.backtest)
+        spans.append(trained_on(d.dataset.dates, cutoff, d.backtest).split(".."))
+    return f"{min(s[0] for s in spans)}..{max(s[1] for s in spans)}"
+
+
 @task(name="train-global", task_run_name="train-global-{variant.name}", cache_policy=NO_CACHE)
 def train_global(
     variant: VariantConfig,
@@ -85,10 +109,15 @@ def train_global(
     tracker: store.Tracker,
     tags: dict[str, str],
 ) -> GlobalFit:
-    """Train one variant on every prepared ticker's pooled windows: test-table and backtest models.
+    """Train one variant once on every prepared ticker's pooled windows.
 
-    ``ready`` holds the tickers that could be prepared (one that could not fails on its
-    own and is left out of the pool).
+    With a backtest, the one model trains on each ticker's rows before its first
+    origin, and the tickers' test tables are read from its walk-forward. When a
+    ticker's test span is not among its backtest origins (``backtest_gap``), that
+    cannot be, so the variant also trains on every ticker's train split for the test
+    tables (that model is logged), with a warning. Without a backtest, the one model
+    trains on the train splits. ``ready`` holds the tickers that could be prepared (one
+    that could not fails on its own and is left out of the pool).
 
     Raises:
         ValueError: If no ticker could be prepared.
@@ -100,46 +129,73 @@ def train_global(
         raise ValueError(f"{variant.name}: no ticker was prepared, nothing to pool")
     tickers = [d.dataset.ticker for d in ready]
     horizon = config.features.horizon
+    outputs = 1 if variant.strategy == "recursive" else horizon
     as_of = stamp(max(d.dataset.dates[-1] for d in ready))
-    table_pool = pool({d.dataset.ticker: table_arrays(d.dataset) for d in ready})
+    gaps = {
+        d.dataset.ticker: gap
+        for d in ready
+        if d.backtest is not None and (gap := backtest_gap(d.dataset, d.backtest))
+    }
+    once = config.backtest is not None and not gaps
+    if gaps:
+        first, why = next(iter(gaps.items()))
+        logger.warning(
+            f"global/{variant.name}: {len(gaps)} ticker(s) ({pooled_names(list(gaps))}) "
+            f"whose test span misses the backtest's origins ({first}: {why}), so the test "
+            "tables cannot be read from the backtest: the variant also trains on every "
+            "ticker's train split for them"
+        )
+    if once:
+        logged_pool = pool(_backtest_parts(ready, config, outputs))
+    else:
+        logged_pool = pool({d.dataset.ticker: table_arrays(d.dataset) for d in ready})
     run_tags = {**tags, "cell": variant.cell, "scope": "global"}
+    backtest = None
     with runs.global_run(tracker, variant.name, tickers, run_tags, as_of) as run_id:
         callbacks = [
             EpochLogger(logger.info, f"global/{variant.name}", config.training.epochs),
             runs.epoch_callback(),
             StopWhenSet(stopping.REQUESTED, then=stopping.hold),
         ]
-        table = train_pooled(
-            variant, config.training, table_pool, horizon, strategy="direct", callbacks=callbacks
+        # The test-table model forecasts ``direct``, as the per-ticker one does.
+        strategy = None if once else "direct"
+        logged = train_pooled(
+            variant, config.training, logged_pool, horizon, strategy=strategy, callbacks=callbacks
         )
-        fitted = table.fit
+        fitted = logged.fit
         fit = {
             "epochs_run": float(fitted.epochs_run),
             "best_epoch": float(fitted.best_epoch),
             "train_seconds": fitted.seconds,
             "samples_per_second": fitted.samples * fitted.epochs_run / max(fitted.seconds, 1e-9),
-            "pooled_samples": float(table_pool.samples),
+            "pooled_samples": float(logged_pool.samples),
             "tickers": float(len(ready)),
+            "fits": 1.0,
         }
+        if once:
+            backtest = logged
+            runs.tag_run(tracker, run_id, {"trained_on": _pooled_span(ready)})
+        elif config.backtest is not None:
+            backtest = train_pooled(
+                variant, config.training, pool(_backtest_parts(ready, config, outputs)), horizon
+            )
+            fit["backtest_train_seconds"] = backtest.fit.seconds
+            fit["fits"] = 2.0
         params = runs.flatten(
             {"variant": variant.model_dump(mode="json"), "training": config.training.model_dump()}
         )
         model_uri = runs.log_variant(
-            tracker, run_id, params, fit, None, table.model, table_pool.x_val[:32]
+            tracker, run_id, params, fit, None, logged.model, logged_pool.x_val[:32]
         )
-    backtest = None
-    if config.backtest is not None:
-        outputs = 1 if variant.strategy == "recursive" else horizon
-        bt_pool = pool(_backtest_parts(ready, config, outputs))
-        backtest = train_pooled(variant, config.training, bt_pool, horizon)
-        fit["backtest_train_seconds"] = backtest.fit.seconds
     logger.info(
         f"global/{variant.name}: {len(ready)} tickers ({pooled_names(tickers)}), "
-        f"{table_pool.samples} pooled windows, {fitted.epochs_run} epochs, "
+        f"{logged_pool.samples} pooled windows, {fitted.epochs_run} epochs, "
         f"{fitted.seconds:.1f}s"
-        + (f"; backtest model {backtest.fit.seconds:.1f}s" if backtest else "")
+        + ("; the test tables read from its backtest" if once else "")
+        + (f"; backtest model {backtest.fit.seconds:.1f}s" if gaps and backtest else "")
     )
-    return GlobalFit(variant.name, run_id, model_uri, table, backtest, fit)
+    table = None if once else logged
+    return GlobalFit(variant.name, run_id, model_uri, backtest, table, fit)
 
 
 def _use(
@@ -150,40 +206,54 @@ def _use(
     parent_id: str,
     tags: dict[str, str],
 ) -> tuple[VariantResult, VariantBacktest | None]:
-    """Forecast one ticker's test span and walk its backtest with a variant's pooled models."""
+    """Walk one ticker's backtest with a variant's pooled model and forecast its test span.
+
+    The test span's forecasts and bands are the walk's rows at the test origins
+    (``split_from_backtest``), unless the variant has a test-table model of its own.
+    """
     data = ticker_data.dataset
     variant = config.variant(fit.name)
     run_tags = {**tags, "cell": variant.cell, "scope": "global", "global_run_id": fit.run_id}
     as_of = stamp(data.dates[-1])
+    bt, model = ticker_data.backtest, fit.backtest
+    frame, seconds = None, 0.0
+    trained, bands = None, {}
     t0 = time.perf_counter()
     with runs.variant_run(tracker, parent_id, data.ticker, fit.name, run_tags, as_of) as run_id:
-        state = Fitted(fit.table.model, data.scaler)
-        forecaster = variant_forecaster(variant, config.training, data)
-        forecasts = forecast_split(forecaster, state, data, "test")
         runs.log_params(tracker, run_id, {"model_uri": fit.model_uri, "scope": "global"})
-        trained = TrainedVariant(fit.name, fit.table.model, fit.table.fit, forecaster, state)
+        if bt is not None and model is not None:
+            t1 = time.perf_counter()
+            frame = walk_forward(
+                data.frame,
+                [model.fns],
+                features=config.features,
+                backtest=bt,
+                target=config.data.target,
+                include_baselines=False,
+                intervals=config.intervals,
+            )
+            seconds = time.perf_counter() - t1
+            runs.log_backtest(tracker, run_id, frame, seconds, by_horizon(frame))
+        if fit.table is None:
+            assert frame is not None and bt is not None
+            forecasts, bands = split_from_backtest(frame, data, "test")
+            cutoff = first_origin(data.series, bt)
+            runs.tag_run(tracker, run_id, {"trained_on": trained_on(data.dates, cutoff, bt)})
+        else:
+            state = Fitted(fit.table.model, data.scaler)
+            forecaster = variant_forecaster(variant, config.training, data)
+            forecasts = forecast_split(forecaster, state, data, "test")
+            trained = TrainedVariant(fit.name, fit.table.model, fit.table.fit, forecaster, state)
     # The pooled trainings (seconds and count) are the global run's, not this ticker's.
     figures = {
         **fit.fit,
         "train_seconds": 0.0,
         "fits": 0.0,
-        "log_seconds": time.perf_counter() - t0,
+        "log_seconds": time.perf_counter() - t0 - seconds,
     }
-    result = VariantResult(fit.name, run_id, fit.model_uri, forecasts, figures, trained)
-    if ticker_data.backtest is None or fit.backtest is None:
+    result = VariantResult(fit.name, run_id, fit.model_uri, forecasts, figures, trained, bands)
+    if frame is None:
         return result, None
-    t0 = time.perf_counter()
-    frame = walk_forward(
-        data.frame,
-        [fit.backtest.fns],
-        features=config.features,
-        backtest=ticker_data.backtest,
-        target=config.data.target,
-        include_baselines=False,
-        intervals=config.intervals,
-    )
-    seconds = time.perf_counter() - t0
-    runs.log_backtest(tracker, run_id, frame, seconds, by_horizon(frame))
     return result, VariantBacktest(fit.name, frame, seconds)
 
 

@@ -29,7 +29,7 @@ from pricecast.models.variant import copy_model, keras_model_fns
 from pricecast.stores.tracking import runs, store
 from pricecast.tasks.backtest import OnFit, walk_forward
 from pricecast.tasks.dataset import Dataset
-from pricecast.tasks.evaluation import split_from_backtest
+from pricecast.tasks.evaluation import split_from_backtest, trained_on
 from pricecast.tasks.forecasters import Fitted
 from pricecast.tasks.interval_scores import by_horizon
 from pricecast.tasks.quantile_backtest import head_banded_walk_forward
@@ -183,13 +183,7 @@ def evaluate_variant_task(
         seconds = time.perf_counter() - t0
         forecasts, bands = split_from_backtest(frame, data, "test")
         cutoff, state = first[0]
-        length = bt.training_window_length if bt.training_window == "sliding" else None
-        lo = 0 if length is None else max(0, cutoff - length)
-        runs.tag_run(
-            tracker,
-            run_id,
-            {"trained_on": f"{stamp(data.dates[lo])}..{stamp(data.dates[cutoff - 1])}"},
-        )
+        runs.tag_run(tracker, run_id, {"trained_on": trained_on(data.dates, cutoff, bt)})
         t1 = time.perf_counter()
         uri, fit = log_trained(
             tracker, run_id, variant, config, data, state.model, state.scaler, fits[0], len(fits)

@@ -64,6 +64,18 @@ def backtest_gap(data: Dataset, backtest: BacktestConfig, split: str = "test") -
     return None
 
 
+def trained_on(dates: pd.DatetimeIndex, cutoff: int, backtest: BacktestConfig) -> str:
+    """``first..last`` day of the rows a walk-forward fit before row ``cutoff`` trains on.
+
+    Every row before the cutoff, or the last ``training_window_length`` of them with a
+    sliding window: the ``trained_on`` tag of a model fitted before the first origin,
+    which shows that none of the test span's target days reached it.
+    """
+    length = backtest.training_window_length if backtest.training_window == "sliding" else None
+    lo = 0 if length is None else max(0, cutoff - length)
+    return f"{stamp(dates[lo])}..{stamp(dates[cutoff - 1])}"
+
+
 def split_from_backtest(
     frame: pd.DataFrame, data: Dataset, split: str = "test"
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -1,10 +1,11 @@
-"""``training.scope: global`` through the CLI: one model per variant scores every ticker."""
+"""``training.scope: global`` through the CLI: one model per variant, trained once, for all."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from .conftest import cli_env, run_cli, tiny_dict, write_yaml
@@ -35,6 +36,13 @@ def test_global_run_trains_one_model_per_variant_and_scores_every_ticker(home, t
         # The pooled training is the global run's, not counted again per ticker.
         assert info["timings"]["train"] == {"rnn": 0.0, "gru": 0.0}
         assert info["timings"]["fits"] == {"rnn": 0.0, "gru": 0.0}
+        assert info["trainings"] == {"rnn": 0, "gru": 0}
+        # The test table is the walk-forward's rows at the test origins.
+        test = pd.read_csv(out / ticker / "predictions.csv", parse_dates=["origin"])
+        rows = pd.read_csv(out / ticker / "backtest.csv", parse_dates=["cutoff"])
+        for v in uris:
+            mine = rows[rows["model"] == v].set_index("cutoff").loc[test["origin"]]
+            np.testing.assert_array_equal(test[v].to_numpy(), mine["predicted"].to_numpy())
     # One model per variant serves every ticker.
     assert all(len(u) == 1 for u in uris.values())
 
@@ -49,9 +57,16 @@ def test_global_run_trains_one_model_per_variant_and_scores_every_ticker(home, t
         assert run.data.tags["model_uri"] in uris[name]
         assert run.data.metrics["tickers"] == 3 and run.data.metrics["pooled_samples"] > 300
         assert len(client.get_metric_history(run.info.run_id, "loss")) == 1  # one epoch
+        # One pooled training per variant, on rows before every ticker's test span.
+        assert run.data.metrics["fits"] == 1
+        last_row = pd.Timestamp(run.data.tags["trained_on"].split("..")[1])
+        assert all(last_row < pd.Timestamp(i["test_span"][0]) for i in summary["tickers"].values())
     children = [r for r in runs if r.data.tags["pricecast.kind"] == "variant"]
     assert len(children) == 6
     for child in children:
         assert child.data.tags["global_run_id"] == pooled[child.data.tags["variant"]].info.run_id
         assert np.isfinite(child.data.metrics["rmse"])
+        first, last = child.data.tags["trained_on"].split("..")
+        test_span = summary["tickers"][child.data.tags["ticker"]]["test_span"]
+        assert pd.Timestamp(first) <= pd.Timestamp(last) < pd.Timestamp(test_span[0])
         assert "backtest.csv" in {a.path for a in client.list_artifacts(child.info.run_id)}
