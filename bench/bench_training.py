@@ -10,7 +10,10 @@ before/after so that both share the machine's load:
 2. each default variant trained alone (early stopping, up to ``--epochs``) with the old
    settings (batch 32, no XLA, one batch per call) and with the candidate ``--new``
    training settings (JSON, laid over ``configs/default.yaml``'s);
-3. the concurrency sweep: 1, 2, 3 and 9 models training at once in threads of one process
+3. ``--sequence`` fits of each variant in a row, as a run's tickers and refits come: the
+   old settings, the new ones, and the new ones with compiled twins (``models/
+   trainers.py``: a later fit of the same shape reuses the first one's traced steps);
+4. the concurrency sweep: 1, 2, 3 and 9 models training at once in threads of one process
    (the flow's ticker x variant fan-out), summed samples/s, for each thread setting
    (TensorFlow's intra-op/inter-op pools; ``0`` = TensorFlow's choice).
 
@@ -57,6 +60,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     frame = validate_prices(loaded.frame, ticker, cfg.data.null_rows).frame
     data = build_dataset(frame, ticker, cfg.features, cfg.split, cfg.data.target)
     seed_process(cfg.training.seed)
+    if "sequence" in spec:
+        return sequence(spec, data, cfg)
     names = spec.get("variants") or [v.name for v in cfg.variants]
     chosen = [next(v for v in cfg.variants if v.name == n) for n in names]
     jobs = [chosen[i % len(chosen)] for i in range(spec["models"])]
@@ -76,6 +81,31 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         t.join()
     wall = time.perf_counter() - t0
     return {"models": rates, "total": sum(samples) / wall}
+
+
+def sequence(spec: dict[str, Any], data: Any, cfg: Any) -> dict[str, Any]:
+    """Each variant trained ``spec["sequence"]`` times in a row, as a run's tickers are.
+
+    With ``spec["twins"]`` the later fits train in the first one's compiled twin
+    (``models/trainers.py``); without, every model traces its own steps.
+    """
+    import time
+
+    from pricecast.models import trainers
+    from pricecast.models.variant import train_variant
+
+    trainers.use_twins(spec["twins"])
+    out: dict[str, Any] = {}
+    for v in cfg.variants:
+        seconds, samples = [], 0
+        for _ in range(spec["sequence"]):
+            t0 = time.perf_counter()
+            result = train_variant(data, v, cfg.training).fit
+            seconds.append(time.perf_counter() - t0)
+            samples += result.samples * result.epochs_run
+        out[v.name] = {"rate": samples / sum(seconds), "first": seconds[0],
+                       "later": statistics.median(seconds[1:])}  # fmt: skip
+    return out
 
 
 def spawn(spec: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +135,31 @@ def reference(epochs: int) -> float:
     return out["n_train_windows"] * epochs / out["train_seconds"]
 
 
+def in_a_row(args: argparse.Namespace, old: dict, new: dict, ref: float) -> None:
+    """Fits of one shape in a row (a run's tickers): old settings, new, new with twins."""
+    cases = {"old": (old, False), "new, no twins": (new, False), "new, twins": (new, True)}
+    got: dict[str, list[dict]] = {k: [] for k in cases}
+    for _ in range(args.rounds):
+        for label, (training, twins) in cases.items():
+            spec = {"intra": 0, "inter": 0, "training": training, "twins": twins,
+                    "sequence": args.sequence}  # fmt: skip
+            got[label].append(spawn(spec))
+    print(f"\n{args.sequence} fits in a row per variant (samples/s over all, compilation "
+          "included; seconds of the first fit / median of the later ones)")  # fmt: skip
+    print("variant  " + "  ".join(f"{k:>26}" for k in cases) + "  twins/old")
+    for v in ("rnn", "lstm", "gru"):
+        cells, rates = [], {}
+        for label in cases:
+            rate = statistics.median(r[v]["rate"] for r in got[label])
+            first = statistics.median(r[v]["first"] for r in got[label])
+            later = statistics.median(r[v]["later"] for r in got[label])
+            rates[label] = rate
+            cells.append(f"{rate:6.0f} ({first:5.1f} s/{later:5.1f} s)")
+        ratio = rates["new, twins"] / rates["old"]
+        print(f"{v:7}  " + "  ".join(f"{c:>26}" for c in cells) + f"  {ratio:9.2f}")
+    print(f"(reference: {ref:.0f} samples/s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=30, help="max epochs of each training")
@@ -122,6 +177,9 @@ def main() -> None:
         "--new",
         default='{"batch_size": 128, "lr_scaling": "sqrt", "steps_per_execution": 16}',
         help="training settings measured against the old ones (JSON)",
+    )
+    parser.add_argument(
+        "--sequence", type=int, default=4, help="fits in a row per variant (0: skip)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -147,6 +205,8 @@ def main() -> None:
     for v in ("rnn", "lstm", "gru"):
         o, n = statistics.median(single["old"][v]), statistics.median(single["new"][v])
         print(f"{v:7}  {o:13.0f}  {n:13.0f}  {n / o:7.2f}  {o / ref:7.2f}  {n / ref:7.2f}")
+    if args.sequence > 1:
+        in_a_row(args, old, new, ref)
     print("\nconcurrency sweep (summed samples/s, rnn/lstm/gru in turn; ratio to reference)")
     print("settings  intra,inter  " + "  ".join(f"{c:>12}" for c in args.concurrency))
     sweep = {

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pricecast.models.trainers import lease
+
 _seed_lock = threading.Lock()
 _process_seed: int | None = None
 
@@ -216,14 +218,15 @@ def fit(
         *callbacks,
     ]
     t0 = time.perf_counter()
-    hist = model.fit(
-        train,
-        validation_data=val,
-        epochs=epochs,
-        callbacks=all_callbacks,
-        verbose=verbose,
-        shuffle=False,
-    )
+    with lease(model) as trainer:  # a twin whose steps are traced already, if one waits
+        hist = trainer.fit(
+            train,
+            validation_data=val,
+            epochs=epochs,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     losses = history.get("loss", [])
