@@ -37,7 +37,7 @@ from pricecast.tasks.live import (
     windows_for,
 )
 from pricecast.tasks.plot_bands import live_bands
-from pricecast.tasks.plots import live_figure
+from pricecast.tasks.plots import live_figure, png_bytes
 from pricecast.tasks.validate import validate_prices
 
 if TYPE_CHECKING:
@@ -305,7 +305,8 @@ def record_night(
     mase = {str(r.model): float(r.mase) for r in all_h1.itertuples()} if len(all_h1) else {}
     figure = live_figure(ticker, target, shown, mase)
     live_bands(figure.axes[0], shown)
-    outputs.write_png(Path(out_dir) / ticker / "live.png", figure)
+    png = png_bytes(figure)
+    outputs.write_png(Path(out_dir) / ticker / "live.png", png)
     if len(scores):
         outputs.write_csv(Path(out_dir) / ticker / "live_scores.csv", scores)
     experiment = live_tracker.experiment_name
@@ -316,7 +317,7 @@ def record_night(
     step = session_index(as_of, config.live.calendar)
     if len(scores):
         live.log_live_scores(live_tracker, run_id, scores, step, f"{as_of}")
-    live.log_live_plot(live_tracker, run_id, figure)
+    live.log_live_plot(live_tracker, run_id, png)
     live.end_run(live_tracker, run_id)
     return NightResult(
         as_of,

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from pricecast.models.training import predict
+from pricecast.models.inference import predict_shared
 from pricecast.tasks.calendar import next_sessions
 from pricecast.tasks.features import input_frame, prices_from_targets
 from pricecast.tasks.intervals import ewma_volatility, shifted
@@ -128,7 +128,7 @@ class Forecaster:
             )
         scaled = self.scaler.transform_inputs(feats.to_numpy(dtype="float64")).astype("float32")
         x = windows(scaled, self.spec.window)[rows - self.spec.window + 1]
-        out = self.scaler.inverse_targets(predict(self.model, x))
+        out = self.scaler.inverse_targets(predict_shared(self.model, x))
         anchors = prices[self.spec.target].loc[feats.index[rows]].to_numpy(dtype="float64")
         return prices_from_targets(out, anchors, self.spec.transform)
 

@@ -50,6 +50,9 @@ def _finish(
     else:
         ax.legend(loc="best", fontsize=legend_size)
     fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine behind, and any engine makes
+    # savefig draw the whole figure once more before it renders; the layout is done.
+    fig.set_layout_engine(None)
     return fig
 
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
 from mlflow.entities import Metric, RunStatus
 
 from pricecast.stores.tracking.store import KIND_TAG, OWNER_TAG, Tracker, owner
@@ -56,11 +55,15 @@ def log_live_scores(
     return len(metrics)
 
 
-def log_live_plot(tracker: Tracker, run_id: str, figure: Figure) -> None:
-    """Replace the live run's ``live.png``."""
+def log_live_plot(tracker: Tracker, run_id: str, png: bytes) -> None:
+    """Replace the live run's ``live.png``.
+
+    The plot comes rendered (PNG bytes): the caller draws it once for the output folder
+    and MLflow, as drawing is most of a plot's cost.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "live.png"
-        figure.savefig(path)
+        path.write_bytes(png)
         tracker.client.log_artifact(run_id, str(path))
 
 
