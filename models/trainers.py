@@ -10,6 +10,10 @@ seed-generator states included, and the optimizer's slots, iteration and learnin
 and after training writes the twin's state back into the model. The model ends exactly
 as if it had trained itself; the twin goes back to the pool with its traced graphs.
 
+Building a twin draws from Python's ``random`` as any new layer does (the state of an
+unseeded, unused seed generator), as ``keras.models.clone_model`` always has; every seed
+that shapes training is explicit (``build_model``, the shuffling seed).
+
 Only models compiled with a named loss (``"mse"``) are lent a twin: a loss function
 object (the quantile models' pinball loss) cannot be told apart from another, so such a
 model trains itself, as before.
