@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from pricecast.flows import train as train_flow
 from pricecast.flows.forecast import forecast
+from pricecast.models import variant as variant_module
 from pricecast.stores import price_files
 
 from .conftest import (
@@ -43,14 +43,14 @@ def test_diverging_variant_fails_alone(prefect_api, home, tmp_path, monkeypatch)
     on level targets), so one variant's training is poisoned: the real ``fit`` runs with
     its ``TerminateOnNaN`` and raises ``TrainingDiverged``; everything after is the flow's.
     """
-    real = train_flow.train_variant
+    real = variant_module.train_variant
 
     def train_variant(data, variant, training, callbacks=(), **kwargs):
         if variant.name == "lstm":
             callbacks = [*callbacks, _PoisonWeights()]
         return real(data, variant, training, callbacks, **kwargs)
 
-    monkeypatch.setattr(train_flow, "train_variant", train_variant)
+    monkeypatch.setattr(variant_module, "train_variant", train_variant)
     config = tiny_config(("KO",), epochs=4, variants=("rnn", "lstm"), experiment="rel-nan")
     config = config.model_copy(
         update={"training": config.training.model_copy(update={"batch_size": 16})}
