@@ -1,12 +1,13 @@
 """What a flow process does first: TensorFlow loading beside the first tasks, and run names.
 
 TensorFlow's import (with Keras, about 7 s on two cores) is the largest fixed cost of a
-run, and only the steps that train or predict need it. A flow therefore starts it on a
-background thread (:func:`load_tensorflow`) and goes on: fetching and preparing prices
-need no TensorFlow, so they run while it loads. The flow waits for it
-(:func:`tensorflow_ready`) only before it submits the first step that trains or
-predicts. The import is quiet: the worker's log shows the run, not TensorFlow's native
-INFO preamble (oneDNN, CPU features) that the ``forecast`` command also hides.
+run, and only the steps that train or predict need it. The ``forecast`` flow submits its
+first steps (fetching and preparing prices need no TensorFlow), then starts the import on
+a background thread (:func:`load_tensorflow`), so that nothing competes with the flow's
+own start for the interpreter, and waits for it (:func:`tensorflow_ready`) before it
+submits the first step that trains or predicts. The import is quiet: the worker's log
+shows the run, not TensorFlow's native INFO preamble (oneDNN, CPU features) that the
+``forecast`` command also hides.
 """
 
 from __future__ import annotations

@@ -48,13 +48,10 @@ def run_command(
     outputs.check_writable(out)
     api_start = start_temporary_api(opts.verbose)
     from pricecast.flows import stopping
-    from pricecast.flows.boot import load_tensorflow
     from pricecast.flows.forecast import with_runner
     from pricecast.flows.progress import live_output
     from pricecast.flows.summary import RunSummary
     from pricecast.flows.table import print_comparison
-
-    load_tensorflow()  # on a thread, while the flow starts and its first tasks fetch
 
     if not opts.debug:
         quiet_console()

@@ -228,7 +228,6 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
     training = config.training
     if training.dispatch == "deployment" and (why := why_unserved(training.deployment)):
         return Failed(message=f"training cannot be dispatched: {why}")
-    load_tensorflow()  # fetching and preparing need none of it: they run while it loads
     tracker = store.open_experiment(config.experiment, home)
     store.use_store(tracker)  # the entry point: once, for MLflow's fluent helpers
     tags = _prefect_tags()
@@ -239,6 +238,8 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         parent = runs.start_ticker_run(tracker, ticker, config_data, tags)
         loaded = fetch_prices.submit(ticker, config.data, str(home))
         prepared[ticker] = (parent, loaded, prepare.submit(loaded, config, tracker, parent, ticker))
+    # Fetching and preparing need no TensorFlow: it loads on a thread while they run.
+    load_tensorflow()
     tensorflow_ready(training.seed)  # before the first step that trains or predicts
     fits: dict[str, Any] = {}
     if training.scope == "global":
