@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pricecast.configs.loader import parse_config
 from pricecast.configs.schema import RunConfig
 
@@ -30,3 +32,19 @@ def small_config(tickers=("KO", "MSFT"), epochs=2, **data) -> RunConfig:
         },
         "test",
     )
+
+
+@pytest.fixture
+def keras_fits(monkeypatch) -> list[str]:
+    """The name of every model whose Keras ``fit`` runs during the test, in order."""
+    import keras
+
+    calls: list[str] = []
+    real_fit = keras.Model.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(self.name)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", counting_fit)
+    return calls

@@ -199,17 +199,10 @@ def test_bad_ticker_fails_alone(prefect_api, home, tmp_path):
     assert not [c for c in children if c.data.tags["ticker"] == "BAD"]
 
 
-def test_one_training_per_variant_with_a_backtest(prefect_api, home, tmp_path, monkeypatch):
-    import keras
-
-    calls: list[str] = []
-    real_fit = keras.Model.fit
-
-    def counting_fit(self, *args, **kwargs):
-        calls.append(self.name)
-        return real_fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "fit", counting_fit)
+def test_one_training_per_variant_with_a_backtest(
+    prefect_api, home, tmp_path, monkeypatch, keras_fits
+):
+    calls = keras_fits
     base = small_config(("KO",), epochs=1)
     config = base.model_copy(
         update={

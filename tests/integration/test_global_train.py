@@ -52,18 +52,9 @@ class _Lines(logging.Handler):
 # About 31 test origins: 40 backtest origins hold them, 15 start after the first.
 @pytest.mark.parametrize(("n_origins", "fits"), [(40, 1), (15, 2)])
 def test_each_variant_trains_once_unless_a_test_span_misses_the_origins(
-    prefect_api, home, monkeypatch, n_origins, fits
+    prefect_api, home, monkeypatch, keras_fits, n_origins, fits
 ):
-    import keras
-
-    calls: list[str] = []
-    real_fit = keras.Model.fit
-
-    def counting_fit(self, *args, **kwargs):
-        calls.append(self.name)
-        return real_fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "fit", counting_fit)
+    calls = keras_fits
     warnings = _Lines()
     logging.getLogger("prefect.task_runs").addHandler(warnings)
     base = small_config(("KO", "MSFT"), epochs=1)
