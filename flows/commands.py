@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pricecast.flows.console import CliError, import_tensorflow_quietly, one_line, quiet_console
 from pricecast.flows.home import forecast_home, prepare_environment, run_output_dir, writable_home
-from pricecast.flows.server import choose_api, start_temporary_api
+from pricecast.flows.server import choose_api
+from pricecast.flows.temporary_api import served, start_temporary_api
 
 if TYPE_CHECKING:
     from pricecast.flows.cli import Options
@@ -46,8 +47,9 @@ def run_command(
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
     outputs.check_writable(out)
-    api_start = start_temporary_api(opts.verbose)
+    api_start = start_temporary_api(opts.verbose)  # it starts while this process imports
     from pricecast.flows import stopping
+    from pricecast.flows.boot import load_tensorflow
     from pricecast.flows.forecast import with_runner
     from pricecast.flows.progress import live_output
     from pricecast.flows.summary import RunSummary
@@ -58,8 +60,12 @@ def run_command(
     with stopping.on_ctrl_c(uri), live_output(config.data.tickers, opts.verbose):
         store.warm_up(uri)  # opens the store beside the Prefect API's start, quietly
         if api_start is not None:
-            api_start.join()
-        state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
+            # The flow cannot start before its API: TensorFlow's import has this process
+            # to itself meanwhile (with an API already up, the flow starts the import
+            # after its first steps, so that it does not slow their start).
+            load_tensorflow()
+        with served(api_start):
+            state = with_runner(config)(config=config, output_dir=str(out), return_state=True)
     summary_path = out / "summary.json"
     if not summary_path.is_file():
         raise CliError(f"flow ended {state.name} before writing a summary: {state.message}")
@@ -150,7 +156,7 @@ def replay_command(
 
     uri = store.resolve_uri(home)
     store.check_reachable(uri)
-    api_start = start_temporary_api(opts.verbose)
+    api_start = start_temporary_api(opts.verbose)  # it starts while this process imports
     from pricecast.flows import stopping
     from pricecast.flows.boot import load_tensorflow
     from pricecast.flows.nightly import nightly
@@ -161,15 +167,14 @@ def replay_command(
     if not opts.debug:
         quiet_console()
     with stopping.on_ctrl_c(uri), live_output(config.data.tickers, opts.verbose):
-        if api_start is not None:
-            api_start.join()
-        state = cast(Any, nightly)(
-            config=config,
-            as_of=end,
-            start=start,
-            output_dir=str(output.resolve()) if output else None,
-            return_state=True,
-        )
+        with served(api_start):
+            state = cast(Any, nightly)(
+                config=config,
+                as_of=end,
+                start=start,
+                output_dir=str(output.resolve()) if output else None,
+                return_state=True,
+            )
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, BaseException):
         raise CliError(f"{name} ended {state.name}: {summary}")

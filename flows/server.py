@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +25,7 @@ from typing import Annotated
 import typer
 
 from pricecast.flows.console import CliError
+from pricecast.stores import prefect_db
 from pricecast.stores.server_state import ServerState, clear_state, read_state, write_state
 
 HOST = "127.0.0.1"
@@ -126,43 +126,6 @@ def choose_api(home: Path) -> str:
     return "a temporary API for this command (`forecast server start` keeps one running)"
 
 
-def start_temporary_api(verbose: bool) -> threading.Thread | None:
-    """Start Prefect's temporary API now, in a thread, when no API is set.
-
-    Its process boots on another core while this one imports TensorFlow; the flow's
-    client finds it started (Prefect keeps one per process). Join the thread before
-    the flow runs: it re-raises nothing, the flow's own start reports a failure.
-    """
-    if os.environ.get("PREFECT_API_URL"):
-        return None
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():  # a profile's, or a test harness's
-        return None
-
-    if not verbose:
-        from pricecast.flows.progress import hide_server_banner
-
-        hide_server_banner()
-    server = SubprocessASGIServer()
-
-    def work() -> None:
-        try:
-            server.start()
-        except Exception:  # noqa: BLE001, S110 - the flow's client starts it again and says why
-            pass
-
-    thread = threading.Thread(target=work, name="prefect-api-start", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    # The server process inherits stderr when it is spawned: let that happen before the
-    # caller captures stderr around TensorFlow's import.
-    while server.server_process is None and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return thread
-
-
 def start(home: Path, port: int) -> tuple[ServerState, bool]:
     """Start the server in the background, or find it running; ``(state, was running)``.
 
@@ -184,6 +147,7 @@ def start(home: Path, port: int) -> tuple[ServerState, bool]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CliError(f"cannot create {folder}: {err.strerror or err}") from None
+    prefect_db.seed(prefect_db.configured_path(folder))
     log = folder / "server.log"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(folder), PREFECT_SERVER_ANALYTICS_ENABLED="false")

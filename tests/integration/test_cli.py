@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,16 @@ def test_seed_fb_case_through_the_cli(tmp_path):
     assert "directional accuracy" in proc.stdout and "backtest MASE h=1" in proc.stdout
     assert "FB/rnn: 2 epochs" in proc.stderr  # what each step did, one line each
     assert len(printed.splitlines()) <= 40, printed
+    # The temporary API kept the run in this home's Prefect database (started from the
+    # packaged one), and the process ended only after the run's last log line reached it.
+    with sqlite3.connect(tmp_path / "home" / "prefect" / "prefect.db") as db:
+        (run_id, state), = db.execute("select id, state_name from flow_run").fetchall()
+        last = db.execute(
+            "select message from log where flow_run_id = ? order by timestamp desc limit 1",
+            (run_id,),
+        ).fetchone()
+    assert state == "Completed" and summary["flow_run_id"] == run_id
+    assert last and "Finished in state Completed" in last[0]
 
 
 def test_bad_config_is_one_line_and_exit_code_2(tmp_path):

@@ -1,0 +1,102 @@
+"""The packaged Prefect database: what Prefect's own migrations make, used only when current."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pricecast.stores import prefect_db
+
+
+def _schema(path: Path) -> tuple[list[tuple], list[tuple]]:
+    """Every table, index and trigger, each statement's lines sorted.
+
+    Alembic's batch migrations recreate SQLite tables with their constraints in set
+    order, so two migrations of an empty database list them differently.
+    """
+    with sqlite3.connect(path) as db:
+        objects = db.execute(
+            "select type, name, tbl_name, sql from sqlite_master "
+            "where name not like 'sqlite_%' order by type, name"
+        ).fetchall()
+        revision = db.execute("select version_num from alembic_version").fetchall()
+    lines = [
+        (kind, name, table, sorted(ln.strip().rstrip(",") for ln in (sql or "").splitlines()))
+        for kind, name, table, sql in objects
+    ]
+    return lines, revision
+
+
+def test_manifest_matches_the_installed_prefects_migrations():
+    made = json.loads(prefect_db.MANIFEST.read_text())["migrations"]
+    assert made == prefect_db.migrations_fingerprint(), (
+        "Prefect's migrations changed: remake the template with "
+        "`python -m pricecast.stores.prefect_db`"
+    )
+
+
+def test_seeded_database_is_what_prefects_migrations_make(tmp_path):
+    seeded = tmp_path / "seeded" / "prefect.db"
+    assert prefect_db.seed(seeded)
+    home = tmp_path / "migrated"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    subprocess.run(
+        [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+        env=env, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    objects, revision = _schema(seeded)
+    assert len(objects) > 100 and len(revision) == 1
+    assert (objects, revision) == _schema(home / "prefect.db")
+
+
+def test_seed_never_replaces_a_database(tmp_path):
+    path = tmp_path / "prefect.db"
+    path.write_bytes(b"a server's data")
+    assert not prefect_db.seed(path)
+    assert path.read_bytes() == b"a server's data"
+    assert [p.name for p in tmp_path.iterdir()] == ["prefect.db"]  # no temporary file left
+
+
+def test_seed_skips_a_template_made_by_other_migrations(tmp_path, monkeypatch):
+    template = tmp_path / "t" / "prefect.db.gz"
+    template.parent.mkdir()
+    template.write_bytes(gzip.compress(b"older schema"))
+    (template.parent / "manifest.json").write_text(json.dumps({"migrations": "older"}))
+    monkeypatch.setattr(prefect_db, "TEMPLATE", template)
+    monkeypatch.setattr(prefect_db, "MANIFEST", template.parent / "manifest.json")
+    target = tmp_path / "home" / "prefect.db"
+    assert not prefect_db.seed(target)
+    assert not target.exists()  # Prefect migrates it as usual
+
+
+def test_seed_needs_a_sqlite_file():
+    assert not prefect_db.seed(None)
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite+aiosqlite:////srv/prefect/prefect.db", Path("/srv/prefect/prefect.db")),
+        ("sqlite+aiosqlite:///rel/prefect.db?timeout=5", Path("rel/prefect.db")),
+        ("sqlite+aiosqlite:///:memory:", None),
+        ("postgresql+asyncpg://prefect@127.0.0.1:5432/prefect", None),
+    ],
+)
+def test_sqlite_path(url, path):
+    assert prefect_db.sqlite_path(url) == path
+
+
+def test_configured_path_follows_prefect_home_or_the_connection_url(tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", raising=False)
+    monkeypatch.delenv("PREFECT_API_DATABASE_CONNECTION_URL", raising=False)
+    assert prefect_db.configured_path(tmp_path) == tmp_path / "prefect.db"
+    monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://u@h/db")
+    assert prefect_db.configured_path(tmp_path) is None
