@@ -47,7 +47,9 @@ def nightly(tree: Path, home: Path, as_of: str, out: Path) -> tuple[float, dict]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.pop("FORECAST_DB_URL", None)
     env.update(FORECAST_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING", PYTHONPATH=str(tree))
-    cmd = [str(Path(sys.executable).with_name("forecast")), "nightly", "--config",
+    # The console script's command, with the tree's own code (older trees name another
+    # entry point).
+    cmd = [sys.executable, "-m", "pricecast.flows.cli", "nightly", "--config",
            str(home / "watchlist.yaml"), "--as-of", as_of, "--output", str(out)]  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=home)

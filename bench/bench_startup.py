@@ -7,9 +7,10 @@ Figures, each in fresh processes:
 1. imports: wall of ``python -c "import M"`` for tensorflow, keras, mlflow, prefect,
    pandas (interpreter start included), and ``python -X importtime``'s cumulative time of
    the module itself; ``forecast --help``;
-2. the Prefect API's start: the temporary server a command starts when no API is set
-   (Prefect's ``SubprocessASGIServer``, what ``forecast run`` uses) and ``prefect server
-   start`` until ``/api/health`` answers, on a fresh ``PREFECT_HOME`` and on one used once;
+2. the Prefect API's start: Prefect's ephemeral server (``SubprocessASGIServer``; the
+   temporary API of ``forecast run`` serves the same app, started by the command) and
+   ``prefect server start`` until ``/api/health`` answers, on a fresh ``PREFECT_HOME``
+   and on one used once;
 3. command start → first task run: ``forecast run`` on a tiny config (bundled sample
    prices, one small RNN, 1 epoch) from the moment the process is started to the first
    task run's start time as the Prefect API recorded it (its database), on a fresh
@@ -40,6 +41,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+# The `forecast` command as its console script runs it, with the checkout's own code
+# (``--src``) first on the path: older checkouts name another entry point.
+FORECAST = [sys.executable, "-m", "pricecast.flows.cli"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("tensorflow", "keras", "mlflow", "prefect", "pandas")
@@ -86,7 +91,7 @@ def imports(srcs: list[Path], repeats: int) -> None:
             hit = re.search(rf"\|\s*(\d+) \| {module}$", err, re.MULTILINE)
             own.append(int(hit.group(1)) / 1e6 if hit else float("nan"))
         print(f"  import {module:<11} wall {_median(walls)}; importtime {_median(own)}")
-    forecast = [str(Path(sys.executable).with_name("forecast")), "--help"]
+    forecast = [*FORECAST, "--help"]
     for src in srcs:
         walls = [_wall(forecast, _env(src))[0] for _ in range(repeats)]
         print(f"  forecast --help ({src.name}) wall {_median(walls)}")
@@ -161,7 +166,7 @@ def _run(src: Path, home: Path, config: Path) -> tuple[float, float]:
     env = _env(src, FORECAST_HOME=str(home))
     t0, start = time.perf_counter(), time.time()
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("forecast")), "run", "-c", str(config)],
+        [*FORECAST, "run", "-c", str(config)],
         env=env,
         capture_output=True,
         text=True,
@@ -176,7 +181,6 @@ def _run(src: Path, home: Path, config: Path) -> tuple[float, float]:
 
 def first_task(srcs: list[Path], repeats: int) -> None:
     print("command start → first task run (tiny config; whole command's wall after ';')")
-    forecast = str(Path(sys.executable).with_name("forecast"))
     rows: dict[tuple[Path, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "tiny.yaml"
@@ -189,14 +193,14 @@ def first_task(srcs: list[Path], repeats: int) -> None:
                 if (src / "flows" / "server.py").is_file():
                     env = _env(src, FORECAST_HOME=str(home))
                     port = str(_free_port())
-                    start = [forecast, "server", "start", "--port", port]
+                    start = [*FORECAST, "server", "start", "--port", port]
                     subprocess.run(start, env=env, check=True, capture_output=True)
                     try:
                         _run(src, home, config)  # the server's first run (its database is new)
                         label = "warm home, forecast server"
                         rows.setdefault((src, label), []).append(_run(src, home, config))
                     finally:
-                        stop = [forecast, "server", "stop"]
+                        stop = [*FORECAST, "server", "stop"]
                         subprocess.run(stop, env=env, check=True, capture_output=True)
                 shutil.rmtree(home, ignore_errors=True)
     for (src, label), values in rows.items():
