@@ -69,7 +69,7 @@ def test_seed_fb_case_through_the_cli(tmp_path):
     # The temporary API kept the run in this home's Prefect database (started from the
     # packaged one), and the process ended only after the run's last log line reached it.
     with sqlite3.connect(tmp_path / "home" / "prefect" / "prefect.db") as db:
-        (run_id, state), = db.execute("select id, state_name from flow_run").fetchall()
+        ((run_id, state),) = db.execute("select id, state_name from flow_run").fetchall()
         last = db.execute(
             "select message from log where flow_run_id = ? order by timestamp desc limit 1",
             (run_id,),
@@ -88,3 +88,21 @@ def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "home" / "mlflow.db").exists()  # rejected before any work
+
+
+def test_dask_workers_report_to_the_commands_temporary_api(tmp_path):
+    """Dask's worker processes find the command's own API through the environment."""
+    pytest.importorskip("prefect_dask")
+    home = tmp_path / "home"
+    proc = _forecast(
+        ["run", "--config", "configs/seed_fb.yaml", "--epochs", "1", "--runner", "dask",
+         "--workers", "2", "--output", str(tmp_path / "out")],
+        home,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with sqlite3.connect(home / "prefect" / "prefect.db") as db:
+        runs = db.execute("select state_name from flow_run").fetchall()
+        tasks = db.execute("select name, state_name from task_run").fetchall()
+    assert runs == [("Completed",)]
+    assert {"fetch-FB", "prepare-FB", "evaluate-FB-gru", "register-FB"} <= {n for n, _ in tasks}
+    assert {s for _, s in tasks} == {"Completed"}
