@@ -5,7 +5,8 @@ Layout (created on first use, never at import)::
     $FORECAST_HOME/            default ./.forecast
       cache/prices/            parquet cache, one file per ticker
       mlflow.db  mlartifacts/  default MLflow store (sqlite) and its artifacts
-      prefect/                 PREFECT_HOME of the embedded (ephemeral) Prefect API
+      prefect/                 PREFECT_HOME of each command's temporary Prefect API:
+                               prefect.db, temporary-api.log
       prefect-server/          PREFECT_HOME of ``forecast server``: database, log, server.json
       outputs/<experiment>/<run>/   summary.json, plots, predictions
 """
