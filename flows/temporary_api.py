@@ -30,6 +30,8 @@ from pricecast.flows.console import CliError
 from pricecast.stores import prefect_db
 
 HOST = "127.0.0.1"
+LOG_LIMIT = 1 << 20
+"""Bytes of ``temporary-api.log`` past which the next command starts a new one."""
 
 
 def _free_port() -> int:
@@ -84,6 +86,9 @@ class TemporaryApi:
             "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
         ]  # fmt: skip
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # every command appends: keep the last MiB or two
+            if self.log.stat().st_size > LOG_LIMIT:
+                os.replace(self.log, self.log.with_suffix(".log.1"))
         with open(self.log, "ab") as out:
             return subprocess.Popen(
                 cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT

@@ -64,6 +64,8 @@ def test_a_configured_api_is_used_instead(monkeypatch):
 
 def test_a_server_that_dies_is_reported(tmp_path, monkeypatch):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    old_log = tmp_path / "temporary-api.log"
+    old_log.write_bytes(b"x" * (temporary_api.LOG_LIMIT + 1))  # earlier commands' output
     where = {PREFECT_HOME: tmp_path, PREFECT_SERVER_DATABASE_CONNECTION_URL: _sqlite(tmp_path)}
     with temporary_settings(updates=where, restore_defaults={PREFECT_API_URL}):
         api = temporary_api.start_temporary_api(verbose=False)
@@ -73,3 +75,5 @@ def test_a_server_that_dies_is_reported(tmp_path, monkeypatch):
         with pytest.raises(temporary_api.CliError, match="temporary Prefect API exited") as err:
             api.wait(timeout=30)
     assert f"(log: {api.log})" in str(err.value)
+    assert api.log == old_log and old_log.stat().st_size < temporary_api.LOG_LIMIT
+    assert (tmp_path / "temporary-api.log.1").stat().st_size == temporary_api.LOG_LIMIT + 1
