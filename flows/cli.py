@@ -310,7 +310,8 @@ def script() -> None:
     After a run that trained, the interpreter's teardown (TensorFlow's graphs and every
     module freed one by one) takes 1–3 s of nothing the user needs. The interpreter still
     joins the worker threads and runs every exit handler registered after this one:
-    Prefect stops its temporary API and flushes its logs, MLflow its queues. Then this
+    Prefect sends its last logs and events, the temporary API stops, MLflow empties its
+    queues. Then this
     handler flushes the logging module and the standard streams and ends the process
     with ``main``'s code. ``main`` itself (what tests call) ends nothing.
     """
