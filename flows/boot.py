@@ -51,7 +51,7 @@ def load_tensorflow() -> None:
 
 
 def tensorflow_ready(seed: int) -> None:
-    """Wait for TensorFlow's import, then seed this process (``seed_process``) once.
+    """Wait for TensorFlow's import, then seed this process (``seed_process``).
 
     Raises:
         ImportError: If TensorFlow or Keras could not be imported (its cause attached).

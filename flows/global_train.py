@@ -36,6 +36,7 @@ from pricecast.tasks.evaluation import (
     forecast_split,
     split_from_backtest,
     trained_on,
+    trained_span,
 )
 from pricecast.tasks.forecasters import Fitted
 from pricecast.tasks.interval_scores import by_horizon
@@ -97,8 +98,8 @@ def _pooled_span(ready: list[TickerData]) -> str:
     for d in ready:
         assert d.backtest is not None
         cutoff = first_origin(d.dataset.series, d.backtest)
-        spans.append(trained_on(d.dataset.dates, cutoff, d.backtest).split(".."))
-    return f"{min(s[0] for s in spans)}..{max(s[1] for s in spans)}"
+        spans.append(trained_span(d.dataset.dates, cutoff, d.backtest))
+    return f"{stamp(min(s[0] for s in spans))}..{stamp(max(s[1] for s in spans))}"
 
 
 @task(name="train-global", task_run_name="train-global-{variant.name}", cache_policy=NO_CACHE)

@@ -163,7 +163,7 @@ def start(home: Path, port: int) -> tuple[ServerState, bool]:
             _stop_group(proc.pid)
             proc.wait()
             raise CliError(
-                f"the Prefect server on port {port} did not start: {_last_line(log)} (log: {log})"
+                f"the Prefect server on port {port} did not start: {last_line(log)} (log: {log})"
             )
         time.sleep(0.2)
     state = ServerState(
@@ -173,8 +173,13 @@ def start(home: Path, port: int) -> tuple[ServerState, bool]:
     return state, False
 
 
-def _last_line(log: Path) -> str:
-    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+def last_line(log: Path) -> str:
+    """The last line of a server's log that says something (not a box-drawing border)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError as err:
+        return f"no log ({err.strerror or err})"
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and not set(line) <= set("─│╭╮╰╯ ")]
     return lines[-1] if lines else "no output"
 

@@ -22,14 +22,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from pricecast.flows.console import CliError
+from pricecast.flows.server import HOST, healthy, last_line
 from pricecast.stores import prefect_db
 
-HOST = "127.0.0.1"
 LOG_LIMIT = 1 << 20
 """Bytes of ``temporary-api.log`` past which the next command starts a new one."""
 
@@ -40,22 +39,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310 - loopback
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _last_line(log: Path) -> str:
-    try:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
-    return lines[-1].strip() if lines else "nothing logged"
-
-
 class TemporaryApi:
     """One ``uvicorn`` process serving Prefect's API on a free loopback port."""
 
@@ -63,18 +46,18 @@ class TemporaryApi:
         import prefect
         from prefect.settings import get_current_settings
 
+        settings = get_current_settings()
         self.port = _free_port()
         self.url = f"http://{HOST}:{self.port}/api"
-        env = {
+        self.env = {
             **os.environ,
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
+            **settings.to_environment_variables(exclude_unset=True),
         }
         self.app_dir = str(Path(prefect.__file__).parent.parent)
-        self.env = env
-        self.log = Path(get_current_settings().home) / "temporary-api.log"
+        self.log = Path(settings.home) / "temporary-api.log"
         self.process = self._spawn()
         self.verbose = verbose
         atexit.register(self.stop)
@@ -102,7 +85,7 @@ class TemporaryApi:
         """
         deadline = time.monotonic() + timeout
         retries = 3
-        while not _healthy(self.url):
+        while not healthy(self.url, timeout=1):
             code = self.process.poll()
             if code == 3 and retries:
                 # uvicorn's "startup failed", as when two commands' servers set up one new
@@ -116,7 +99,7 @@ class TemporaryApi:
             if code is not None:
                 raise CliError(
                     f"the temporary Prefect API exited with code {code} while starting: "
-                    f"{_last_line(self.log)} (log: {self.log})"
+                    f"{last_line(self.log)} (log: {self.log})"
                 )
             if time.monotonic() > deadline:
                 self.stop()

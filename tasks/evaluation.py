@@ -64,16 +64,26 @@ def backtest_gap(data: Dataset, backtest: BacktestConfig, split: str = "test") -
     return None
 
 
-def trained_on(dates: pd.DatetimeIndex, cutoff: int, backtest: BacktestConfig) -> str:
-    """``first..last`` day of the rows a walk-forward fit before row ``cutoff`` trains on.
+def trained_span(
+    dates: pd.DatetimeIndex, cutoff: int, backtest: BacktestConfig
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day of the rows a walk-forward fit before row ``cutoff`` trains on.
 
     Every row before the cutoff, or the last ``training_window_length`` of them with a
-    sliding window: the ``trained_on`` tag of a model fitted before the first origin,
-    which shows that none of the test span's target days reached it.
+    sliding window.
     """
     length = backtest.training_window_length if backtest.training_window == "sliding" else None
     lo = 0 if length is None else max(0, cutoff - length)
-    return f"{stamp(dates[lo])}..{stamp(dates[cutoff - 1])}"
+    return dates[lo], dates[cutoff - 1]
+
+
+def trained_on(dates: pd.DatetimeIndex, cutoff: int, backtest: BacktestConfig) -> str:
+    """``first..last``: the ``trained_on`` tag of a model fitted before the first origin.
+
+    It shows that none of the test span's target days reached the model.
+    """
+    first, last = trained_span(dates, cutoff, backtest)
+    return f"{stamp(first)}..{stamp(last)}"
 
 
 def split_from_backtest(
