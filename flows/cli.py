@@ -19,46 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
-from typer.core import TyperGroup
 
 from pricecast.configs.choices import Dispatch, RunnerKind, Source
 from pricecast.flows import cli_text as text
+from pricecast.flows.cli_args import ArgsGroup
 from pricecast.flows.console import CliError, one_line, redact
 from pricecast.flows.server import app as server_app
 
-GLOBAL_FLAGS = ("--debug", "-v", "--verbose", "--version")
-"""Flags that belong to the whole command, wherever they are written."""
-
-
-MANY = ("--tickers", "-t")
-"""Options that take several values after one flag (``--tickers KO MSFT``)."""
-
-
-def _spread(args: list[str]) -> list[str]:
-    """``--tickers A B`` as ``--tickers A --tickers B`` (no command takes bare arguments)."""
-    out: list[str] = []
-    flag = None
-    for arg in args:
-        if arg.startswith("-"):
-            flag = arg if arg in MANY else None
-        elif flag and out[-1] != flag:
-            out.append(flag)
-        out.append(arg)
-    return out
-
-
-class _Group(TyperGroup):
-    """Moves the global flags in front of the command, so they work anywhere."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # noqa: D102
-        cut = args.index("--") if "--" in args else len(args)
-        flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
-        rest = _spread([a for a in args[:cut] if a not in GLOBAL_FLAGS]) + args[cut:]
-        return super().parse_args(ctx, flags + rest)
-
-
 app = typer.Typer(
-    cls=_Group,
+    cls=ArgsGroup,
     name="forecast",
     help=text.APP,
     epilog=text.APP_EPILOG,

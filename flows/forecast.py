@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
@@ -40,7 +39,7 @@ from pricecast.flows.home import forecast_home, run_output_dir
 from pricecast.flows.report import evaluate_ticker, report_ticker
 from pricecast.flows.results import TickerData, TrainResult
 from pricecast.flows.summary import BacktestFailure, RunSummary
-from pricecast.flows.table import artifact_rows, comparison_frame
+from pricecast.flows.table import publish_artifacts
 from pricecast.stores import outputs
 from pricecast.stores.prices import LoadedPrices
 from pricecast.stores.tracking import handoff, runs, store
@@ -169,40 +168,6 @@ def _prefect_tags() -> dict[str, str]:
     return tags
 
 
-def _artifacts(summary: RunSummary, tracker: store.Tracker) -> None:
-    """The Prefect table (the CLI's comparison frame) and links to every MLflow run.
-
-    Links are absolute (``MLFLOW_UI_URL``, or the tracking server); a local store has no
-    UI running, so the artifact gives the command that starts one and the run ids.
-    """
-    links = [f"# Forecast run — MLflow experiment `{tracker.experiment_name}`", ""]
-    if tracker.run_url("") is None:
-        links.append(
-            f"Start the MLflow UI with `{tracker.ui_command()}` (or set `MLFLOW_UI_URL` for "
-            f"links), then open experiment {tracker.experiment_id} and these runs:\n"
-        )
-
-    def link(label: str, run_id: str) -> str:
-        url = tracker.run_url(run_id)
-        return f"[{label}]({url})" if url else f"{label} `{run_id}`"
-
-    for ticker, info in summary.tickers.items():
-        links.append(f"- **{ticker}** ({link('parent run', info.mlflow.parent_run_id)})")
-        for name, run_id in info.mlflow.runs.items():
-            links.append(f"  - {link(name, run_id)}")
-    for ticker, why in summary.failed.items():
-        links.append(f"- **{ticker}** failed: {why}")
-    create_table_artifact(
-        artifact_rows(comparison_frame(summary)),
-        key="forecast-metrics",
-        description="Test-span and backtest metrics per ticker and model, baselines included; "
-        "best marks each ticker's best model",
-    )
-    create_markdown_artifact(
-        "\n".join(links), key="forecast-mlflow-runs", description="MLflow runs of this flow run"
-    )
-
-
 @flow(
     name="forecast",
     flow_run_name=forecast_run_name,
@@ -309,7 +274,7 @@ def forecast(config: RunConfig, output_dir: str | None = None) -> Any:
         logger.error(f"{ticker} failed: {reason}")
     summary.flow_seconds = time.perf_counter() - started
     outputs.write_json(out / "summary.json", summary.model_dump(mode="json"))
-    _artifacts(summary, tracker)
+    publish_artifacts(summary, tracker)
     if summary.failed:
         n, total = len(summary.failed), len(config.data.tickers)
         detail = "; ".join(f"{t}: {why}" for t, why in summary.failed.items())

@@ -1,7 +1,8 @@
 """The comparison table: one DataFrame from the run summary, for the terminal and Prefect.
 
-The ``forecast run`` table and the flow run's Prefect table artifact are both built from
-:func:`comparison_frame`, so they cannot disagree.
+The ``forecast run`` table and the flow run's Prefect table artifact
+(:func:`publish_artifacts`) are both built from :func:`comparison_frame`, so they cannot
+disagree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pricecast.flows.summary import BacktestFailure, BacktestSummary, RunSummary
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from pricecast.stores.tracking.store import Tracker
 
 HEADERS = {
     "ticker": "ticker",
@@ -141,3 +144,39 @@ def print_comparison(summary: RunSummary, console: Console) -> None:
             console.width = narrow
     for line in notes(summary):
         console.print(line, markup=False, highlight=False)
+
+
+def publish_artifacts(summary: RunSummary, tracker: Tracker) -> None:
+    """The Prefect table (the CLI's comparison frame) and links to every MLflow run.
+
+    Links are absolute (``MLFLOW_UI_URL``, or the tracking server); a local store has no
+    UI running, so the artifact gives the command that starts one and the run ids.
+    """
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    links = [f"# Forecast run — MLflow experiment `{tracker.experiment_name}`", ""]
+    if tracker.run_url("") is None:
+        links.append(
+            f"Start the MLflow UI with `{tracker.ui_command()}` (or set `MLFLOW_UI_URL` for "
+            f"links), then open experiment {tracker.experiment_id} and these runs:\n"
+        )
+
+    def link(label: str, run_id: str) -> str:
+        url = tracker.run_url(run_id)
+        return f"[{label}]({url})" if url else f"{label} `{run_id}`"
+
+    for ticker, info in summary.tickers.items():
+        links.append(f"- **{ticker}** ({link('parent run', info.mlflow.parent_run_id)})")
+        for name, run_id in info.mlflow.runs.items():
+            links.append(f"  - {link(name, run_id)}")
+    for ticker, why in summary.failed.items():
+        links.append(f"- **{ticker}** failed: {why}")
+    create_table_artifact(
+        artifact_rows(comparison_frame(summary)),
+        key="forecast-metrics",
+        description="Test-span and backtest metrics per ticker and model, baselines included; "
+        "best marks each ticker's best model",
+    )
+    create_markdown_artifact(
+        "\n".join(links), key="forecast-mlflow-runs", description="MLflow runs of this flow run"
+    )

@@ -113,10 +113,10 @@ def test_importing_the_cli_loads_no_tensorflow_mlflow_or_prefect():
 def test_tickers_take_several_values_after_one_flag():
     import typer
 
-    from pricecast.flows.cli import _spread
+    from pricecast.flows.cli_args import spread
 
     args = ["--tickers", "KO", "MSFT", "--epochs", "3", "-t", "JPM"]
-    assert _spread(args) == ["--tickers", "KO", "--tickers", "MSFT", "--epochs", "3", "-t", "JPM"]
+    assert spread(args) == ["--tickers", "KO", "--tickers", "MSFT", "--epochs", "3", "-t", "JPM"]
     run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
-    ctx = run.make_context("run", _spread(args))
+    ctx = run.make_context("run", spread(args))
     assert ctx.params["tickers"] == ["KO", "MSFT", "JPM"] and ctx.params["epochs"] == 3
