@@ -42,10 +42,10 @@ def run_command(
     # Before any work: an unusable tracking URI, an unwritable home or output folder
     # ends the command here, in one line naming the URI or the path.
     from pricecast.stores import outputs
-    from pricecast.stores.tracking import store
+    from pricecast.stores.tracking import uris
 
-    uri = store.resolve_uri(home)
-    store.check_reachable(uri)
+    uri = uris.resolve_uri(home)
+    uris.check_reachable(uri)
     outputs.check_writable(out)
     api_start = start_temporary_api(opts.verbose)  # it starts while this process imports
     from pricecast.flows import stopping
@@ -54,6 +54,7 @@ def run_command(
     from pricecast.flows.progress import live_output
     from pricecast.flows.summary import RunSummary
     from pricecast.flows.table import print_comparison
+    from pricecast.stores.tracking import store
 
     if not opts.debug:
         quiet_console()
@@ -152,10 +153,10 @@ def replay_command(
     from pricecast.configs.loader import load_config, require_prices
 
     config = require_prices(load_config(config_ref, overrides), "the nightly loop")
-    from pricecast.stores.tracking import store
+    from pricecast.stores.tracking import uris
 
-    uri = store.resolve_uri(home)
-    store.check_reachable(uri)
+    uri = uris.resolve_uri(home)
+    uris.check_reachable(uri)
     api_start = start_temporary_api(opts.verbose)  # it starts while this process imports
     from pricecast.flows import stopping
     from pricecast.flows.boot import load_tensorflow

@@ -5,8 +5,9 @@ factory, UI off) when the flow's client first needs it, from a class whose modul
 imports the whole server application into the calling process: 2.6 s of imports that
 this process never uses, spent before the server can even begin its own start. Here the
 command starts that server itself as early as it can, before the flow's modules and
-TensorFlow are imported, so both starts overlap on two cores; a new Prefect home's
-database is first seeded from the packaged template (``stores/prefect_db.py``).
+TensorFlow are imported, so both starts overlap on two cores. The server's process
+(``flows/api_process.py``) first seeds a new Prefect home's database from the packaged
+template (``stores/prefect_db.py``).
 
 The flow then talks to it as to any API (``PREFECT_API_URL`` for the command, also in
 the environment that worker processes inherit), and the server is stopped when the
@@ -22,12 +23,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pricecast.flows.console import CliError
 from pricecast.flows.server import HOST, healthy, last_line
-from pricecast.stores import prefect_db
 
 LOG_LIMIT = 1 << 20
 """Bytes of ``temporary-api.log`` past which the next command starts a new one."""
@@ -42,11 +42,15 @@ def _free_port() -> int:
 class TemporaryApi:
     """One ``uvicorn`` process serving Prefect's API on a free loopback port."""
 
-    def __init__(self, verbose: bool) -> None:
-        import prefect
-        from prefect.settings import get_current_settings
+    def __init__(self, verbose: bool, env: Mapping[str, str], home: Path) -> None:
+        """Start the server process now.
 
-        settings = get_current_settings()
+        Args:
+            verbose: Print the API's address once it answers.
+            env: Settings the server takes beyond this process's environment (those a
+                caller set in-process, as a test harness does).
+            home: The Prefect home, where ``temporary-api.log`` is kept.
+        """
         self.port = _free_port()
         self.url = f"http://{HOST}:{self.port}/api"
         self.env = {
@@ -54,20 +58,15 @@ class TemporaryApi:
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
-            **settings.to_environment_variables(exclude_unset=True),
+            **env,
         }
-        self.app_dir = str(Path(prefect.__file__).parent.parent)
-        self.log = Path(settings.home) / "temporary-api.log"
+        self.log = home / "temporary-api.log"
         self.process = self._spawn()
         self.verbose = verbose
         atexit.register(self.stop)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        cmd = [
-            sys.executable, "-m", "uvicorn", "--app-dir", self.app_dir,
-            "--factory", "prefect.server.api.server:create_app", "--host", HOST,
-            "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
-        ]  # fmt: skip
+        cmd = [sys.executable, "-m", "pricecast.flows.api_process", HOST, str(self.port)]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):  # every command appends: keep the last MiB or two
             if self.log.stat().st_size > LOG_LIMIT:
@@ -148,15 +147,31 @@ class TemporaryApi:
 
 
 def start_temporary_api(verbose: bool) -> TemporaryApi | None:
-    """Start a temporary API now, unless an API is configured (environment or profile)."""
+    """Start a temporary API now, unless an API is configured (environment or profile).
+
+    In a command's own process Prefect is not imported yet, and importing its settings
+    takes about a second: the server is started first and stopped again if a profile
+    names an API after all. A process that has Prefect's settings loaded (a test
+    harness sets them in-process) is asked first, and its settings go to the server.
+    """
     if os.environ.get("PREFECT_API_URL"):
         return None
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import get_current_settings
+
+        settings = get_current_settings()
+        if settings.api.url:  # a profile's, or a test harness's
+            return None
+        passed = settings.to_environment_variables(exclude_unset=True)
+        return TemporaryApi(verbose, passed, Path(settings.home))
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    api = TemporaryApi(verbose, {}, home)
     from prefect.settings import PREFECT_API_URL
 
-    if PREFECT_API_URL.value():  # a profile's, or a test harness's
+    if PREFECT_API_URL.value():  # a profile names one
+        api.stop()
         return None
-    prefect_db.seed(prefect_db.configured_path())  # a new home migrates nothing
-    return TemporaryApi(verbose)
+    return api
 
 
 @contextlib.contextmanager

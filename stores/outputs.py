@@ -11,12 +11,13 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from pricecast.stores.atomic import temp_file
+
+if TYPE_CHECKING:  # checking a folder before the API starts needs neither
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 
 class OutputError(OSError):

@@ -23,12 +23,14 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pricecast.stores.tracking import relocation
+from pricecast.stores.tracking import relocation, template
 from pricecast.stores.tracking.uris import (  # the store's checks, importable from here too
     TrackingUnavailableError,
     _no_urls_with_credentials,
     check_reachable,
+    default_uri,
     redact,
+    resolve_uri,
     ui_base,
 )
 
@@ -199,7 +201,9 @@ def _first_use_lock(uri: str) -> Iterator[None]:
 
     MLflow creates and migrates a new sqlite store's tables without any lock: two
     processes opening a fresh ``mlflow.db`` at once fail ("table ... already exists")
-    and can leave it half-migrated for good. Other stores are not locked.
+    and can leave it half-migrated for good. Other stores are not locked. A store whose
+    file does not exist yet starts, under the lock, as a copy of the packaged migrated
+    one (``stores/tracking/template.py``).
     """
     if not uri.startswith("sqlite:///") or fcntl is None:
         yield
@@ -209,19 +213,11 @@ def _first_use_lock(uri: str) -> Iterator[None]:
     with open(db.with_name(f"{db.name}.lock"), "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
+            if template.seed(uri):
+                log.debug("%s started from the packaged template", redact(uri))
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def default_uri(home: Path) -> str:
-    """The default store: a sqlite file in ``FORECAST_HOME``."""
-    return f"sqlite:///{home / 'mlflow.db'}"
-
-
-def resolve_uri(home: Path) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the default sqlite store."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri(home)
 
 
 def artifact_folder(home: Path, name: str) -> Path:

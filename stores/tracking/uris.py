@@ -13,8 +13,11 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
-from mlflow.exceptions import MlflowException
+# Schemes every MLflow handles itself (a plain path is a file store): checked without
+# importing MLflow, so that a command refuses a bad URI and starts its Prefect API early.
+BUILT_IN_SCHEMES = frozenset({"", "file", "sqlite", "http", "https"})
 
 
 class TrackingUnavailableError(RuntimeError):
@@ -57,6 +60,16 @@ def ui_base(uri: str) -> str | None:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
+def default_uri(home: Path) -> str:
+    """The default store: a sqlite file in ``FORECAST_HOME``."""
+    return f"sqlite:///{home / 'mlflow.db'}"
+
+
+def resolve_uri(home: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the default sqlite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_uri(home)
+
+
 def _no_urls_with_credentials(uri: str) -> None:
     """Stop MLflow printing run links built from a URI that carries a password.
 
@@ -71,11 +84,15 @@ def check_scheme(uri: str) -> None:
     """Refuse a tracking URI whose scheme no installed MLflow store handles.
 
     Asked of MLflow's own store registry (built-ins and plugins), so the answer is the
-    one MLflow would give later, after Prefect and TensorFlow have started.
+    one MLflow would give later, after Prefect and TensorFlow have started. The schemes
+    of :data:`BUILT_IN_SCHEMES` are taken without importing MLflow (about a second).
 
     Raises:
         TrackingUnavailableError: Naming the URI (redacted) and the supported schemes.
     """
+    if urllib.parse.urlsplit(uri).scheme in BUILT_IN_SCHEMES:
+        return
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking._tracking_service.utils import _tracking_store_registry
 
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from prefect import flow, get_client
@@ -77,3 +79,29 @@ def test_a_server_that_dies_is_reported(tmp_path, monkeypatch):
     assert f"(log: {api.log})" in str(err.value)
     assert api.log == old_log and old_log.stat().st_size < temporary_api.LOG_LIMIT
     assert (tmp_path / "temporary-api.log.1").stat().st_size == temporary_api.LOG_LIMIT + 1
+
+
+_FRESH_PROCESS = """
+import sys, psutil
+from pricecast.flows import temporary_api
+assert "prefect.settings" not in sys.modules  # as in a command before its flow's imports
+api = temporary_api.start_temporary_api(verbose=False)
+alive = [c.cmdline() for c in psutil.Process().children(recursive=True) if c.is_running()]
+print(api is None, alive)
+"""
+
+
+def test_a_profiles_api_stops_the_server_a_fresh_command_started(tmp_path):
+    # A command starts its server before importing Prefect's settings; a profile that
+    # names an API is found a moment later, and the server is stopped again.
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(
+        'active = "remote"\n[profiles.remote]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_PROFILES_PATH=str(profiles))
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "True []", done.stderr

@@ -5,44 +5,24 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pricecast.stores import prefect_db
-
-
-def _schema(path: Path) -> tuple[list[tuple], list[tuple]]:
-    """Every table, index and trigger, each statement's lines sorted.
-
-    Alembic's batch migrations recreate SQLite tables with their constraints in set
-    order, so two migrations of an empty database list them differently.
-    """
-    with sqlite3.connect(path) as db:
-        objects = db.execute(
-            "select type, name, tbl_name, sql from sqlite_master "
-            "where name not like 'sqlite_%' order by type, name"
-        ).fetchall()
-        revision = db.execute("select version_num from alembic_version").fetchall()
-    lines = [
-        (kind, name, table, sorted(ln.strip().rstrip(",") for ln in (sql or "").splitlines()))
-        for kind, name, table, sql in objects
-    ]
-    return lines, revision
+from pricecast.stores import db_template, prefect_db
 
 
 def test_manifest_matches_the_installed_prefects_migrations():
-    made = json.loads(prefect_db.MANIFEST.read_text())["migrations"]
+    made = json.loads(prefect_db.TEMPLATE.manifest.read_text())["migrations"]
     assert made == prefect_db.migrations_fingerprint(), (
         "Prefect's migrations changed: remake the template with "
         "`python -m pricecast.stores.prefect_db`"
     )
 
 
-def test_seeded_database_is_what_prefects_migrations_make(tmp_path):
+def test_seeded_database_is_what_prefects_migrations_make(tmp_path, sqlite_schema):
     seeded = tmp_path / "seeded" / "prefect.db"
     assert prefect_db.seed(seeded)
     home = tmp_path / "migrated"
@@ -52,9 +32,9 @@ def test_seeded_database_is_what_prefects_migrations_make(tmp_path):
         [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
         env=env, check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    objects, revision = _schema(seeded)
+    objects, revision = sqlite_schema(seeded)
     assert len(objects) > 100 and len(revision) == 1
-    assert (objects, revision) == _schema(home / "prefect.db")
+    assert (objects, revision) == sqlite_schema(home / "prefect.db")
 
 
 def test_seed_never_replaces_a_database(tmp_path):
@@ -66,12 +46,11 @@ def test_seed_never_replaces_a_database(tmp_path):
 
 
 def test_seed_skips_a_template_made_by_other_migrations(tmp_path, monkeypatch):
-    template = tmp_path / "t" / "prefect.db.gz"
-    template.parent.mkdir()
-    template.write_bytes(gzip.compress(b"older schema"))
-    (template.parent / "manifest.json").write_text(json.dumps({"migrations": "older"}))
+    template = db_template.Template(tmp_path / "t" / "prefect.db.gz")
+    template.archive.parent.mkdir()
+    template.archive.write_bytes(gzip.compress(b"older schema"))
+    template.manifest.write_text(json.dumps({"migrations": "older"}))
     monkeypatch.setattr(prefect_db, "TEMPLATE", template)
-    monkeypatch.setattr(prefect_db, "MANIFEST", template.parent / "manifest.json")
     target = tmp_path / "home" / "prefect.db"
     assert not prefect_db.seed(target)
     assert not target.exists()  # Prefect migrates it as usual
