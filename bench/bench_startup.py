@@ -67,6 +67,15 @@ def _env(src: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _cwd(env: dict[str, str]) -> str:
+    """Where a command of ``env``'s checkout runs: its own root.
+
+    ``python -m`` and ``-c`` put the working directory first on ``sys.path``, before
+    ``PYTHONPATH``: run from another checkout, they would import that one's sources.
+    """
+    return env["PYTHONPATH"]
+
+
 def _median(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -76,7 +85,7 @@ def _median(values: list[float]) -> str:
 
 def _wall(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=_cwd(env))
     return time.perf_counter() - t0, proc.stderr
 
 
@@ -132,7 +141,11 @@ def prefect_start(src: Path, repeats: int) -> None:
                 for into in (fresh, warm):
                     if label == "temporary server":
                         out = subprocess.run(
-                            [sys.executable, "-c", probe], env=env, capture_output=True, text=True
+                            [sys.executable, "-c", probe],
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            cwd=_cwd(env),
                         )
                         if out.returncode != 0:
                             raise SystemExit(f"the temporary server failed:\n{out.stderr[-2000:]}")
@@ -143,7 +156,11 @@ def prefect_start(src: Path, repeats: int) -> None:
                     t0 = time.perf_counter()
                     cmd = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
                     proc = subprocess.Popen(
-                        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                        cmd,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        cwd=_cwd(env),
                     )
                     while not _healthy(url) and proc.poll() is None:
                         time.sleep(0.1)
@@ -170,6 +187,7 @@ def _run(src: Path, home: Path, config: Path) -> tuple[float, float]:
         env=env,
         capture_output=True,
         text=True,
+        cwd=_cwd(env),
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -194,14 +212,14 @@ def first_task(srcs: list[Path], repeats: int) -> None:
                     env = _env(src, FORECAST_HOME=str(home))
                     port = str(_free_port())
                     start = [*FORECAST, "server", "start", "--port", port]
-                    subprocess.run(start, env=env, check=True, capture_output=True)
+                    subprocess.run(start, env=env, check=True, capture_output=True, cwd=src)
                     try:
                         _run(src, home, config)  # the server's first run (its database is new)
                         label = "warm home, forecast server"
                         rows.setdefault((src, label), []).append(_run(src, home, config))
                     finally:
                         stop = [*FORECAST, "server", "stop"]
-                        subprocess.run(stop, env=env, check=True, capture_output=True)
+                        subprocess.run(stop, env=env, check=True, capture_output=True, cwd=src)
                 shutil.rmtree(home, ignore_errors=True)
     for (src, label), values in rows.items():
         firsts, walls = [v[0] for v in values], [v[1] for v in values]
