@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,19 @@ def fingerprint(folder: Path) -> str:
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
-def seed(template: Template, path: Path | None, migrations: str) -> bool:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (``sqlite:///…``, ``sqlite+aiosqlite:///…``), else ``None``.
+
+    ``None`` also for an in-memory database; a query string is not part of the path.
+    """
+    if not url.startswith("sqlite"):
+        return None
+    _, _, rest = url.partition(":///")
+    path = rest.split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def seed(template: Template, path: Path | None, migrations: Callable[[], str]) -> bool:
     """Start the database at ``path`` from ``template``, if there is none yet.
 
     Never replaces a file (a server may have it open): the copy is linked into place,
@@ -50,7 +63,8 @@ def seed(template: Template, path: Path | None, migrations: str) -> bool:
     Args:
         template: The packaged database.
         path: The database file to create (``None``: not a SQLite file, nothing to do).
-        migrations: The installed library's :func:`fingerprint`.
+        migrations: The installed library's :func:`fingerprint`, asked only when a copy
+            would be made (an existing database costs one ``stat``).
 
     Returns:
         True if ``path`` now holds a copy of the template.
@@ -58,7 +72,7 @@ def seed(template: Template, path: Path | None, migrations: str) -> bool:
     if path is None or path.exists() or not template.archive.is_file():
         return False
     try:
-        if json.loads(template.manifest.read_text())["migrations"] != migrations:
+        if json.loads(template.manifest.read_text())["migrations"] != migrations():
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_file(path.parent, path.name)

@@ -34,15 +34,6 @@ def migrations_fingerprint() -> str:
     )
 
 
-def sqlite_path(connection_url: str) -> Path | None:
-    """The file of a ``sqlite`` connection URL, or ``None`` for another database."""
-    if not connection_url.startswith("sqlite"):
-        return None
-    _, _, rest = connection_url.partition(":///")
-    path = rest.split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
 def configured_path(prefect_home: Path | None = None) -> Path | None:
     """The SQLite file Prefect's server would open, by the current settings.
 
@@ -59,7 +50,7 @@ def configured_path(prefect_home: Path | None = None) -> Path | None:
 
         setting = get_current_settings().server.database.connection_url
         url = setting.get_secret_value() if setting is not None else ""
-    return sqlite_path(url)
+    return db_template.sqlite_file(url)
 
 
 def seed(path: Path | None) -> bool:
@@ -68,9 +59,7 @@ def seed(path: Path | None) -> bool:
     Returns:
         True if ``path`` now holds a copy of the template.
     """
-    if path is None or path.exists():
-        return False
-    return db_template.seed(TEMPLATE, path, migrations_fingerprint())
+    return db_template.seed(TEMPLATE, path, migrations_fingerprint)
 
 
 def build() -> Path:

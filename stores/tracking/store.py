@@ -23,6 +23,7 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pricecast.stores.db_template import sqlite_file
 from pricecast.stores.tracking import relocation, template
 from pricecast.stores.tracking.uris import (  # the store's checks, importable from here too
     TrackingUnavailableError,
@@ -166,7 +167,8 @@ def open_store(home: Path, uri: str | None = None) -> Tracker:
     uri = uri or resolve_uri(home)
     check_reachable(uri)
     _no_urls_with_credentials(uri)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    db = sqlite_file(uri)
+    if db is not None and not db.is_file():
         raise TrackingUnavailableError(
             f"no MLflow store at {redact(uri)}: nothing was tracked there yet "
             "(run `forecast run` first)"
@@ -205,10 +207,10 @@ def _first_use_lock(uri: str) -> Iterator[None]:
     file does not exist yet starts, under the lock, as a copy of the packaged migrated
     one (``stores/tracking/template.py``).
     """
-    if not uri.startswith("sqlite:///") or fcntl is None:
+    db = sqlite_file(uri)
+    if db is None or fcntl is None:
         yield
         return
-    db = Path(uri.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(db.with_name(f"{db.name}.lock"), "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)

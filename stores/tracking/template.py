@@ -34,24 +34,13 @@ def migrations_fingerprint() -> str:
     return db_template.fingerprint(Path(spec.origin).parent / "store/db_migrations/versions")
 
 
-def sqlite_file(uri: str) -> Path | None:
-    """The file of a ``sqlite:///`` tracking URI, or ``None`` for any other store."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
-
-
 def seed(uri: str) -> bool:
     """Start the local store at ``uri`` from the template, if its file does not exist yet.
 
     Returns:
         True if the store's file now holds a copy of the template.
     """
-    path = sqlite_file(uri)
-    if path is None or path.exists():
-        return False
-    return db_template.seed(TEMPLATE, path, migrations_fingerprint())
+    return db_template.seed(TEMPLATE, db_template.sqlite_file(uri), migrations_fingerprint)
 
 
 def build() -> Path:

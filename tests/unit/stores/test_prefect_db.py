@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-from pricecast.stores import db_template, prefect_db
+from pricecast.stores import prefect_db
 
 
 def test_manifest_matches_the_installed_prefects_migrations():
@@ -37,40 +33,8 @@ def test_seeded_database_is_what_prefects_migrations_make(tmp_path, sqlite_schem
     assert (objects, revision) == sqlite_schema(home / "prefect.db")
 
 
-def test_seed_never_replaces_a_database(tmp_path):
-    path = tmp_path / "prefect.db"
-    path.write_bytes(b"a server's data")
-    assert not prefect_db.seed(path)
-    assert path.read_bytes() == b"a server's data"
-    assert [p.name for p in tmp_path.iterdir()] == ["prefect.db"]  # no temporary file left
-
-
-def test_seed_skips_a_template_made_by_other_migrations(tmp_path, monkeypatch):
-    template = db_template.Template(tmp_path / "t" / "prefect.db.gz")
-    template.archive.parent.mkdir()
-    template.archive.write_bytes(gzip.compress(b"older schema"))
-    template.manifest.write_text(json.dumps({"migrations": "older"}))
-    monkeypatch.setattr(prefect_db, "TEMPLATE", template)
-    target = tmp_path / "home" / "prefect.db"
-    assert not prefect_db.seed(target)
-    assert not target.exists()  # Prefect migrates it as usual
-
-
 def test_seed_needs_a_sqlite_file():
     assert not prefect_db.seed(None)
-
-
-@pytest.mark.parametrize(
-    ("url", "path"),
-    [
-        ("sqlite+aiosqlite:////srv/prefect/prefect.db", Path("/srv/prefect/prefect.db")),
-        ("sqlite+aiosqlite:///rel/prefect.db?timeout=5", Path("rel/prefect.db")),
-        ("sqlite+aiosqlite:///:memory:", None),
-        ("postgresql+asyncpg://prefect@127.0.0.1:5432/prefect", None),
-    ],
-)
-def test_sqlite_path(url, path):
-    assert prefect_db.sqlite_path(url) == path
 
 
 def test_configured_path_follows_prefect_home_or_the_connection_url(tmp_path, monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import sqlite3
@@ -51,27 +50,9 @@ def test_a_new_home_store_starts_from_the_template(tmp_path, caplog):
     assert len(client.search_runs([tracker.experiment_id])) == 1
 
 
-def test_seed_never_replaces_a_store(tmp_path):
-    path = tmp_path / "mlflow.db"
-    path.write_bytes(b"a store's runs")
-    assert not template.seed(f"sqlite:///{path}")
-    assert path.read_bytes() == b"a store's runs"
-    assert [p.name for p in tmp_path.iterdir()] == ["mlflow.db"]  # no temporary file left
-
-
-def test_seed_skips_a_template_made_by_other_migrations(tmp_path, monkeypatch):
-    older = db_template.Template(tmp_path / "t" / "mlflow.db.gz")
-    older.archive.parent.mkdir()
-    older.archive.write_bytes(gzip.compress(b"older schema"))
-    older.manifest.write_text(json.dumps({"migrations": "older"}))
-    monkeypatch.setattr(template, "TEMPLATE", older)
-    target = tmp_path / "home" / "mlflow.db"
-    assert not template.seed(f"sqlite:///{target}")
-    assert not target.exists()  # MLflow migrates it as usual
-
-
 def test_only_local_sqlite_stores_are_seeded():
-    assert template.sqlite_file("sqlite:////srv/mlflow.db?timeout=5").as_posix() == "/srv/mlflow.db"
+    sqlite = db_template.sqlite_file("sqlite:////srv/mlflow.db?timeout=5")
+    assert sqlite is not None and sqlite.as_posix() == "/srv/mlflow.db"
     for uri in ("http://127.0.0.1:5000", "postgresql://u@127.0.0.1/mlflow", "sqlite:///:memory:"):
-        assert template.sqlite_file(uri) is None
+        assert db_template.sqlite_file(uri) is None
         assert not template.seed(uri)
