@@ -76,6 +76,12 @@ def test_seed_fb_case_through_the_cli(tmp_path):
         ).fetchone()
     assert state == "Completed" and summary["flow_run_id"] == run_id
     assert last and "Finished in state Completed" in last[0]
+    # The home's new MLflow store (a copy of the packaged one) holds the run's runs, ended.
+    ids = summary["tickers"]["FB"]["mlflow"]
+    wanted = {ids["parent_run_id"], *ids["runs"].values()}
+    with sqlite3.connect(tmp_path / "home" / "mlflow.db") as db:
+        status = dict(db.execute("select run_uuid, status from runs").fetchall())
+    assert {run: status.get(run) for run in wanted} == dict.fromkeys(wanted, "FINISHED")
 
 
 def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
