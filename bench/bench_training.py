@@ -11,10 +11,11 @@ before/after so that both share the machine's load:
    settings (batch 32, no XLA, one batch per call) and with the candidate ``--new``
    training settings (JSON, laid over ``configs/default.yaml``'s);
 3. ``--sequence`` fits of each variant in a row, as a run's tickers and refits come: the
-   old settings, the new ones, and the new ones with compiled twins (``models/
-   trainers.py``: a later fit of the same shape reuses the first one's traced steps);
+   old settings (``--old``) and the new ones, each without and with compiled twins
+   (``models/trainers.py``: a later fit of the same shape reuses the first one's traced
+   steps);
 4. the concurrency sweep: 1, 2, 3 and 9 models training at once in threads of one process
-   (the flow's ticker x variant fan-out), summed samples/s, for each thread setting
+   (a ticker's variants; 9 for 3 tickers' at once), summed samples/s, for each thread setting
    (TensorFlow's intra-op/inter-op pools; ``0`` = TensorFlow's choice).
 
 Every measurement runs in a fresh process (thread pools are fixed when TensorFlow's runtime
@@ -137,7 +138,8 @@ def reference(epochs: int) -> float:
 
 def in_a_row(args: argparse.Namespace, old: dict, new: dict, ref: float) -> None:
     """Fits of one shape in a row (a run's tickers): old settings, new, new with twins."""
-    cases = {"old": (old, False), "new, no twins": (new, False), "new, twins": (new, True)}
+    cases = {"old": (old, False), "old, twins": (old, True), "new, no twins": (new, False),
+             "new, twins": (new, True)}  # fmt: skip
     got: dict[str, list[dict]] = {k: [] for k in cases}
     for _ in range(args.rounds):
         for label, (training, twins) in cases.items():
@@ -146,7 +148,7 @@ def in_a_row(args: argparse.Namespace, old: dict, new: dict, ref: float) -> None
             got[label].append(spawn(spec))
     print(f"\n{args.sequence} fits in a row per variant (samples/s over all, compilation "
           "included; seconds of the first fit / median of the later ones)")  # fmt: skip
-    print("variant  " + "  ".join(f"{k:>26}" for k in cases) + "  twins/old")
+    print("variant  " + "  ".join(f"{k:>26}" for k in cases) + "  twins/old  twins new/old")
     for v in ("rnn", "lstm", "gru"):
         cells, rates = [], {}
         for label in cases:
@@ -156,7 +158,8 @@ def in_a_row(args: argparse.Namespace, old: dict, new: dict, ref: float) -> None
             rates[label] = rate
             cells.append(f"{rate:6.0f} ({first:5.1f} s/{later:5.1f} s)")
         ratio = rates["new, twins"] / rates["old"]
-        print(f"{v:7}  " + "  ".join(f"{c:>26}" for c in cells) + f"  {ratio:9.2f}")
+        both = rates["new, twins"] / rates["old, twins"]
+        print(f"{v:7}  " + "  ".join(f"{c:>26}" for c in cells) + f"  {ratio:9.2f}  {both:13.2f}")
     print(f"(reference: {ref:.0f} samples/s)")
 
 
@@ -179,6 +182,11 @@ def main() -> None:
         help="training settings measured against the old ones (JSON)",
     )
     parser.add_argument(
+        "--old",
+        default=json.dumps(OLD),
+        help="the settings measured against (JSON; default: those before batch 128)",
+    )
+    parser.add_argument(
         "--sequence", type=int, default=4, help="fits in a row per variant (0: skip)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -188,7 +196,7 @@ def main() -> None:
         return
     candidate = json.loads(args.new)
     new = {**candidate, "epochs": args.epochs}
-    old = {**OLD, "epochs": args.epochs}
+    old = {**json.loads(args.old), "epochs": args.epochs}
     refs: list[float] = []
     single: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
     for _ in range(args.rounds):

@@ -36,18 +36,23 @@ def _state(model: keras.Model) -> list[np.ndarray]:
     return [np.asarray(v) for v in values]
 
 
-def _three_fits(parts) -> list[list[np.ndarray]]:
+def _three_fits(parts, jit: bool) -> list[list[np.ndarray]]:
     """A fit, a fit on other rows, a warm refit of the second (as the walk-forward does)."""
     long, short = parts
     states = []
     # A layer's unused, unseeded seed generator draws its state from Python's random when
     # built; cloning a twin draws too. Reseeding before each build keeps those equal.
     keras.utils.set_random_seed(11)
-    first = build_model("gru", 10, 1, 1, 8, dropout=0.2, seed=3, steps_per_execution=4)
+    first = build_model(
+        "gru", 10, 1, 1, 8, dropout=0.2, seed=3, steps_per_execution=4, jit_compile=jit
+    )
+    assert first.jit_compile is jit
     fit(first, *long, epochs=3, batch_size=64, seed=5)
     states.append(_state(first))
     keras.utils.set_random_seed(11)
-    second = build_model("gru", 10, 1, 1, 8, dropout=0.2, seed=3, steps_per_execution=4)
+    second = build_model(
+        "gru", 10, 1, 1, 8, dropout=0.2, seed=3, steps_per_execution=4, jit_compile=jit
+    )
     fit(second, *short, epochs=3, batch_size=64, seed=5)
     states.append(_state(second))
     fit(second, *long, epochs=2, batch_size=64, seed=5)
@@ -55,12 +60,14 @@ def _three_fits(parts) -> list[list[np.ndarray]]:
     return states
 
 
-def test_fits_in_a_twin_end_as_fits_of_the_model_itself(fb_parts, pool):
+@pytest.mark.parametrize("jit", [False, True], ids=["traced", "xla"])
+def test_fits_in_a_twin_end_as_fits_of_the_model_itself(fb_parts, pool, jit):
+    # With XLA (training.jit_compile) the twin also keeps its compiled steps.
     trainers.use_twins(False)
-    alone = _three_fits(fb_parts)
+    alone = _three_fits(fb_parts, jit)
     assert trainers.idle_twins() == 0
     trainers.use_twins(True)
-    twinned = _three_fits(fb_parts)
+    twinned = _three_fits(fb_parts, jit)
     # One twin served all three fits (its steps traced once) ...
     assert trainers.idle_twins() == 1
     # ... and every weight, seed-generator state and optimizer slot (iteration, learning
