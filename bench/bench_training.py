@@ -137,7 +137,7 @@ def reference(epochs: int) -> float:
 
 
 def in_a_row(args: argparse.Namespace, old: dict, new: dict, ref: float) -> None:
-    """Fits of one shape in a row (a run's tickers): old settings, new, new with twins."""
+    """Fits of one shape in a row (a run's tickers): old and new settings, twins or not."""
     cases = {"old": (old, False), "old, twins": (old, True), "new, no twins": (new, False),
              "new, twins": (new, True)}  # fmt: skip
     got: dict[str, list[dict]] = {k: [] for k in cases}
