@@ -24,13 +24,10 @@ cell, side against side, and the largest relative difference.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,30 +38,12 @@ KEYS = ("wall", "flow", "median", "mean", "pooled")
 RATES = ("median", "mean", "pooled")
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_pipeline import cli_run  # noqa: E402
 from bench_training import reference  # noqa: E402
 
 
-def run_job(tree: Path, config: Path, tickers: list[str]) -> dict[str, Any]:
-    """One ``forecast run`` from ``tree`` on a fresh home; its wall and ``summary.json``."""
-    with tempfile.TemporaryDirectory(prefix="bench-default-") as tmp:
-        out = Path(tmp) / "out"
-        env = {**os.environ, "FORECAST_HOME": str(Path(tmp) / "home"), "PYTHONPATH": str(tree)}
-        for name in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "FORECAST_DB_URL"):
-            env.pop(name, None)
-        cmd = [sys.executable, "-m", "pricecast.flows.cli", "run", "--config", str(config)]
-        cmd += ["--tickers", *tickers, "--output", str(out)]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            failed = f"forecast run failed in {tree}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-            sys.exit(failed)
-        summary = json.loads((out / "summary.json").read_text())
-    return {"wall": wall, "summary": summary}
-
-
 def figures(run: dict[str, Any]) -> dict[str, Any]:
-    """Throughput figures and backtest MASE cells of one run."""
+    """Throughput figures and backtest MASE cells of one run (``bench_pipeline.cli_run``)."""
     rates, samples, seconds, mase = [], 0.0, 0.0, {}
     for ticker, info in run["summary"]["tickers"].items():
         timings = info["timings"]
@@ -112,7 +91,12 @@ def main() -> None:
         got: dict[str, list[dict[str, Any]]] = {k: [] for k in sides}
         for i in range(args.rounds):
             for label, (tree, config) in sides.items():
-                f = figures(run_job(tree, config, args.tickers))
+                with tempfile.TemporaryDirectory(prefix="bench-default-home-") as home:
+                    run = cli_run(
+                        str(config), None, None, Path(home), tree=tree,
+                        extra=["--tickers", *args.tickers],
+                    )  # fmt: skip
+                f = figures(run)
                 got[label].append(f)
                 print(
                     f"round {i + 1} {label:<13} wall {f['wall']:6.1f} s  flow {f['flow']:6.1f} s"

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,15 @@ def cli_run(
     home: Path,
     forecast_bin: Path | None = None,
     cwd: Path = ROOT,
+    tree: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> dict:
+    """One ``forecast run``: its wall, CPU time, flow time, model work and ``summary.json``.
+
+    ``forecast_bin`` runs another install's script; ``tree`` runs another checkout's
+    sources with this interpreter, from that checkout's folder (``python -m`` imports the
+    working folder's sources first). ``extra`` are further options of ``forecast run``.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "FORECAST_HOME": str(home)}
         env.pop("MLFLOW_TRACKING_URI", None)
@@ -92,8 +101,11 @@ def cli_run(
         if forecast_bin:  # another checkout imports its own sources, not this one's
             env.pop("PYTHONPATH", None)
         out = Path(tmp) / "out"
-        exe = forecast_bin or Path(sys.executable).with_name("forecast")
-        cmd = [str(exe), "run", "--config", config_ref]
+        exe = [str(forecast_bin or Path(sys.executable).with_name("forecast"))]
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
+            exe, cwd = [sys.executable, "-m", "pricecast.flows.cli"], tree
+        cmd = [*exe, "run", "--config", config_ref, *extra]
         cmd += ["--output", str(out)]
         if epochs:
             cmd += ["--epochs", str(epochs)]
